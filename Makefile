@@ -1,0 +1,31 @@
+# Two commands set everything up on a fresh machine: `make lab` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: lab test demo install clean
+
+# Create the venv if missing and (re)install whenever pyproject.toml changes.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# JupyterLab on notebooks/, bound to localhost, with its token on (printed in the log).
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1
+
+# The whole test suite.
+test: $(STAMP)
+	$(PY) -m pytest
+
+# Headless end-to-end run: train every coupling strategy and print the comparison table.
+demo: $(STAMP)
+	$(PY) -m lab couple --data digits --compare
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,1 @@
+"""Coupling & Compression Lab."""

@@ -1,0 +1,62 @@
+"""Per-task losses and metrics, and evaluation of a system on a split.
+
+Losses: cross-entropy for classification, mean squared error for regression.
+Metrics (higher is better, in [0, 1] except r2 which can be negative):
+``accuracy`` (fraction correct), ``r2`` (1 - SSE/SST over all outputs) and
+``iou50`` (fraction of boxes (x0, y0, x1, y1) with IoU >= 0.5 to the target).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .data.base import Split, Task
+
+
+def task_loss(task: Task, output: Tensor, target: Tensor) -> Tensor:
+    if task.kind == "classification":
+        return F.cross_entropy(output, target)
+    return F.mse_loss(output, target)
+
+
+def box_iou(pred: Tensor, target: Tensor) -> Tensor:
+    """IoU of matching boxes (N, 4) given as (x0, y0, x1, y1); degenerate predictions give 0."""
+    x0 = torch.maximum(pred[:, 0], target[:, 0])
+    y0 = torch.maximum(pred[:, 1], target[:, 1])
+    x1 = torch.minimum(pred[:, 2], target[:, 2])
+    y1 = torch.minimum(pred[:, 3], target[:, 3])
+    inter = (x1 - x0).clamp_min(0) * (y1 - y0).clamp_min(0)
+    area = lambda b: (b[:, 2] - b[:, 0]).clamp_min(0) * (b[:, 3] - b[:, 1]).clamp_min(0)  # noqa: E731
+    union = area(pred) + area(target) - inter
+    return torch.where(union > 0, inter / union.clamp_min(1e-12), torch.zeros_like(union))
+
+
+def task_metric(task: Task, output: Tensor, target: Tensor) -> float:
+    if task.metric == "accuracy":
+        return float((output.argmax(-1) == target).float().mean())
+    if task.metric == "iou50":
+        return float((box_iou(output, target) >= 0.5).float().mean())
+    sse = ((output - target) ** 2).sum()
+    sst = ((target - target.mean(0)) ** 2).sum()
+    return float(1 - sse / sst) if sst > 0 else 0.0
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: Tensor, batch_size: int = 1024) -> dict[str, Tensor]:
+    """Outputs of ``model`` on ``x`` in eval mode, concatenated over batches (mode restored after)."""
+    was_training = model.training
+    model.eval()
+    try:
+        parts = [model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+    finally:
+        model.train(was_training)
+    return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+
+
+def evaluate(model: nn.Module, split: Split, tasks: tuple[Task, ...], batch_size: int = 1024
+             ) -> dict[str, dict[str, float]]:
+    """{"loss": {task: value}, "metric": {task: value}} on a split (eval mode, no grad)."""
+    out = predict(model, split.x, batch_size)
+    return {"loss": {t.name: float(task_loss(t, out[t.name], split.y[t.name])) for t in tasks},
+            "metric": {t.name: task_metric(t, out[t.name], split.y[t.name]) for t in tasks}}

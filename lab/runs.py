@@ -1,0 +1,57 @@
+"""Runs on disk: ``runs/<timestamp>-<name>/`` with config, history (W snapshots) and checkpoint.
+
+A saved run can be listed, reloaded and replayed after a kernel restart.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .coupling.system import CoupledSystem
+from .history import History, atomic_write_text
+
+RUNS_ROOT = Path(os.environ.get("LAB_RUNS", "runs"))
+
+
+def new_run_dir(name: str, root: str | os.PathLike | None = None) -> Path:
+    """A fresh folder ``<root>/<YYYYmmdd-HHMMSS>-<name>`` (a counter is added if it exists)."""
+    root = Path(root) if root is not None else RUNS_ROOT
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "run"
+    base = root / f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}"
+    path, k = base, 1
+    while path.exists():
+        k += 1
+        path = base.with_name(f"{base.name}-{k}")
+    path.mkdir(parents=True)
+    return path
+
+
+def save_run(run_dir: str | os.PathLike, system: CoupledSystem, history: History,
+             config: dict[str, Any] | None = None) -> Path:
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / "config.json", json.dumps(config or history.config, indent=2))
+    history.save(run_dir / "history.json")
+    save_checkpoint(system, run_dir / "checkpoint.pt")
+    return run_dir
+
+
+def list_runs(root: str | os.PathLike | None = None) -> list[Path]:
+    """Run folders with a history, newest first."""
+    root = Path(root) if root is not None else RUNS_ROOT
+    if not root.is_dir():
+        return []
+    return sorted((p for p in root.iterdir() if (p / "history.json").is_file()), key=lambda p: p.name, reverse=True)
+
+
+def load_run(run_dir: str | os.PathLike, with_model: bool = True) -> tuple[CoupledSystem | None, History]:
+    run_dir = Path(run_dir)
+    history = History.load(run_dir / "history.json")
+    ckpt = run_dir / "checkpoint.pt"
+    system = load_checkpoint(ckpt) if with_model and ckpt.is_file() else None
+    return system, history

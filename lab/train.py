@@ -1,0 +1,240 @@
+"""Joint training of a coupled system: ``train(system, data, config) -> History``.
+
+Joint loss sum_i lambda_i L_i (the weighting decides lambda; fixed by default),
+Adam or SGD, weight decay, seeded and deterministic: the same seed on the same
+system gives the same history. After every epoch the validation metrics and
+every stage's W are recorded. Callbacks see every step and epoch; a stop flag
+(``threading.Event``) ends training cleanly after the current step, and the
+partial epoch is still evaluated and recorded. A NaN/inf loss raises
+``NonFiniteLossError`` naming the epoch and step; its ``.history`` (and the
+``history`` passed in, if any) keeps everything recorded so far.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Literal
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .coupling.system import CoupledSystem
+from .data.base import MultiTaskData
+from .history import History
+from .metrics import evaluate, task_loss, task_metric
+from .weighting import Fixed, Weighting
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings. ``task_weights`` are the fixed lambdas (one per task,
+    None = all 1) used when no weighting object is passed. ``coupling_lr_scale``
+    multiplies the learning rate of the coupling parameters (W), as cross-stitch
+    training often uses a larger rate for them."""
+
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 1e-3
+    optimizer: Literal["adam", "sgd"] = "adam"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    task_weights: tuple[float, ...] | None = None
+    coupling_lr_scale: float = 1.0
+    seed: int = 0
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be a positive number, got {self.lr}")
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if self.coupling_lr_scale <= 0:
+            raise ValueError(f"coupling_lr_scale must be > 0, got {self.coupling_lr_scale}")
+        if self.task_weights is not None:
+            object.__setattr__(self, "task_weights", tuple(float(w) for w in self.task_weights))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["task_weights"] = list(self.task_weights) if self.task_weights is not None else None
+        return d
+
+
+@dataclass
+class StepInfo:
+    """What a step-end callback receives."""
+
+    epoch: int                 # 1-based
+    step: int                  # 1-based within the epoch
+    steps_per_epoch: int
+    global_step: int
+    losses: dict[str, float]   # per task
+    loss: float                # joint loss
+    weights: dict[str, float] = field(default_factory=dict)
+
+
+class Callback:
+    """Hooks for progress displays, live plots and checkpointing (all optional)."""
+
+    def on_train_start(self, system: nn.Module, history: History) -> None: ...
+    def on_step_end(self, info: StepInfo) -> None: ...
+    def on_epoch_end(self, system: nn.Module, history: History) -> None: ...
+    def on_train_end(self, system: nn.Module, history: History) -> None: ...
+
+
+class FunctionCallback(Callback):
+    """Wrap plain functions: ``FunctionCallback(on_step=f, on_epoch=g)``."""
+
+    def __init__(self, on_step: Callable[[StepInfo], None] | None = None,
+                 on_epoch: Callable[[nn.Module, History], None] | None = None):
+        self._on_step, self._on_epoch = on_step, on_epoch
+
+    def on_step_end(self, info):
+        if self._on_step:
+            self._on_step(info)
+
+    def on_epoch_end(self, system, history):
+        if self._on_epoch:
+            self._on_epoch(system, history)
+
+
+class NonFiniteLossError(ValueError):
+    """The joint loss became NaN or inf; ``history`` holds what was recorded before."""
+
+    def __init__(self, message: str, history: History):
+        super().__init__(message)
+        self.history = history
+
+
+def check_compatible(system: CoupledSystem, data: MultiTaskData) -> None:
+    """Raise ValueError when the data's tasks or inputs do not match the system's heads."""
+    if tuple(t.as_dict() for t in data.tasks) != tuple(t.as_dict() for t in system.tasks):
+        raise ValueError(f"the data's tasks {[t.as_dict() for t in data.tasks]} do not match the system's heads "
+                         f"{[t.as_dict() for t in system.tasks]}")
+    if tuple(data.input_shape) != system.input_shape or data.num_inputs != system.num_inputs:
+        raise ValueError(f"the data's inputs {data.input_shape} (per-module: {data.num_inputs}) do not fit the "
+                         f"system's {system.input_shape} (per-module: {system.num_inputs})")
+
+
+def make_optimizer(system: nn.Module, config: TrainConfig, extra: list[nn.Parameter]) -> torch.optim.Optimizer:
+    coupling = list(system.coupling_parameters()) if hasattr(system, "coupling_parameters") else []
+    coupling_ids = {id(p) for p in coupling}
+    rest = [p for p in system.parameters() if id(p) not in coupling_ids and p.requires_grad]
+    groups = [{"params": rest}]
+    trainable_coupling = [p for p in coupling if p.requires_grad]
+    if trainable_coupling:
+        groups.append({"params": trainable_coupling, "lr": config.lr * config.coupling_lr_scale})
+    if extra:
+        groups.append({"params": extra, "weight_decay": 0.0})
+    if config.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+
+
+def train(system: CoupledSystem, data: MultiTaskData, config: TrainConfig | None = None, *,
+          weighting: Weighting | None = None, callbacks: list[Callback] | tuple[Callback, ...] = (),
+          stop: threading.Event | None = None, history: History | None = None,
+          progress: bool = True) -> History:
+    """Train ``system`` in place on ``data.train``, evaluating on ``data.val`` after every epoch.
+
+    Returns the History (the ``history`` passed in, filled, if one was given).
+    """
+    config = config or TrainConfig()
+    check_compatible(system, data)
+    tasks = system.tasks
+    names = system.task_names
+    weighting = weighting or Fixed(config.task_weights)
+    weighting.setup(names, system)
+    history = history if history is not None else History(task_names=list(names))
+    history.task_names, history.strategy = list(names), system.strategy
+    history.config = {"train": config.to_dict(), "system": system.architecture(), "weighting": weighting.name,
+                      "data": data.name}
+    if data.W_true is not None:
+        history.W_true = data.W_true.tolist()
+    device = torch.device(config.device)
+    system.to(device)
+    x_train = data.train.x.to(device)
+    y_train = {k: v.to(device) for k, v in data.train.y.items()}
+    val = data.val
+    n = len(x_train)
+    steps_per_epoch = math.ceil(n / config.batch_size)
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        gen = torch.Generator().manual_seed(config.seed)
+        optimizer = make_optimizer(system, config, weighting.parameters())
+        history.W_init = [W.tolist() for W in _snapshot(system, val, config)]
+        for cb in callbacks:
+            cb.on_train_start(system, history)
+        global_step = 0
+        bar = tqdm(range(1, config.epochs + 1), desc=f"train {system.strategy}", disable=not progress, leave=False)
+        for epoch in bar:
+            t0 = time.perf_counter()
+            system.train()
+            sums = {t: 0.0 for t in names}
+            correct = {t: 0.0 for t in names}
+            seen = 0
+            weights: dict[str, float] = {}
+            perm = torch.randperm(n, generator=gen)
+            for step in range(1, steps_per_epoch + 1):
+                idx = perm[(step - 1) * config.batch_size: step * config.batch_size].to(device)
+                xb, yb = x_train[idx], {k: v[idx] for k, v in y_train.items()}
+                optimizer.zero_grad(set_to_none=True)
+                out = system(xb)
+                losses = {t.name: task_loss(t, out[t.name], yb[t.name]) for t in tasks}
+                bad = [t for t, v in losses.items() if not torch.isfinite(v)]
+                if bad:
+                    history.error = (f"non-finite loss at epoch {epoch}, step {step}: "
+                                     + ", ".join(f"{t}={losses[t].item()}" for t in bad))
+                    bar.close()
+                    raise NonFiniteLossError(history.error + " (lower the learning rate or check the data); "
+                                             f"the history keeps the {history.num_epochs} finished epochs",
+                                             history)
+                weights = weighting.backward(losses, system)
+                optimizer.step()
+                global_step += 1
+                b = len(idx)
+                seen += b
+                with torch.no_grad():
+                    for t in tasks:
+                        sums[t.name] += losses[t.name].item() * b
+                        correct[t.name] += task_metric(t, out[t.name].detach(), yb[t.name]) * b
+                joint = weighting.joint_loss(losses, weights)
+                history.step_loss.append(joint)
+                info = StepInfo(epoch, step, steps_per_epoch, global_step,
+                                {t: v.item() for t, v in losses.items()}, joint, weights)
+                for cb in callbacks:
+                    cb.on_step_end(info)
+                if stop is not None and stop.is_set():
+                    history.stopped = True
+                    break
+            train_loss = {t: sums[t] / seen for t in names}
+            train_loss["total"] = sum(weights.get(t, 1.0) * train_loss[t] for t in names)
+            weighting.on_epoch_end(epoch, {t: train_loss[t] for t in names})
+            val_result = evaluate(system, val, tasks)
+            history.record_epoch(epoch, train_loss, {t: correct[t] / seen for t in names}, val_result,
+                                 weights, system.coupling_matrices(), time.perf_counter() - t0)
+            bar.set_postfix(loss=f"{train_loss['total']:.3f}")
+            for cb in callbacks:
+                cb.on_epoch_end(system, history)
+            if history.stopped:
+                break
+        bar.close()
+    system.eval()
+    for cb in callbacks:
+        cb.on_train_end(system, history)
+    return history
+
+
+def _snapshot(system: CoupledSystem, split, config: TrainConfig) -> list[torch.Tensor]:
+    """W before training (attention coupling needs a forward pass to have a batch-mean W)."""
+    evaluate(system, split, system.tasks)
+    return system.coupling_matrices()

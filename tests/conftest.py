@@ -1,0 +1,19 @@
+import os
+
+import pytest
+import torch
+
+os.environ.setdefault("LAB_FAST", "1")
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from lab.data import load_digits_tasks
+    return load_digits_tasks(seed=0, limit=400)
+
+
+@pytest.fixture(scope="session")
+def synthetic():
+    from lab.data import load_synthetic
+    return load_synthetic(num_modules=4, structure="chain", seed=0)
