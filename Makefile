@@ -9,15 +9,16 @@ STAMP  := $(VENV)/.installed
 # Create the venv if missing and (re)install whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
 install: $(STAMP)
 
-# JupyterLab on notebooks/, bound to localhost, with its token on (printed in the log).
+# JupyterLab on notebooks/, bound to localhost, with its token on (the URL with the token is printed).
+# Jupyter refuses to run as root unless told; containers often run as root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT)
 
 # The whole test suite.
 test: $(STAMP)
