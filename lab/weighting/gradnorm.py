@@ -34,11 +34,11 @@ from .base import Weighting
 
 def gradnorm_parameters(system: nn.Module) -> list[nn.Parameter]:
     """The shared parameters whose gradient norms GradNorm balances (see the module docstring)."""
-    coupling = [p for p in system.coupling_parameters() if p.requires_grad]
-    if coupling:
-        return coupling
     strategy = system.strategy
-    if strategy in ("shared", "ensemble"):
+    coupling = list(system.coupling_parameters())
+    if coupling:
+        params = coupling
+    elif strategy in ("shared", "ensemble"):
         params = [p for stack in system.stacks for p in stack[-1].parameters()]
     elif strategy == "pipeline":
         params = list(system.stacks[0][-1].parameters())
