@@ -62,20 +62,24 @@ def run_strategy(data: MultiTaskData, system_config: SystemConfig, train_config:
 
 def compare_strategies(data: MultiTaskData, system_config: SystemConfig, train_config: TrainConfig,
                        strategies: list[str] | tuple[str, ...] | None = None,
-                       callbacks: tuple[Callback, ...] = (), progress: bool = False) -> list[StrategyResult]:
-    """Every strategy (all by default) with the same architecture settings, seed and epochs."""
+                       callbacks: tuple[Callback, ...] = (), progress: bool = False, *,
+                       weighting: Weighting | None = None,
+                       adversarial: "AdversarialTraining | None" = None) -> list[StrategyResult]:
+    """Every strategy (all by default) with the same architecture settings, seed, epochs, loss weighting
+    and (optional) adversarial training."""
     strategies = list(strategies or COUPLINGS)
     unknown = [s for s in strategies if s not in COUPLINGS]
     if unknown:
         raise ValueError(f"unknown strategies {unknown}; choose from {list(COUPLINGS)}")
-    return [run_strategy(data, replace(system_config, strategy=s), train_config, callbacks=callbacks,
-                         progress=progress) for s in strategies]
+    return [run_strategy(data, replace(system_config, strategy=s), train_config, weighting=weighting,
+                         callbacks=callbacks, progress=progress, adversarial=adversarial) for s in strategies]
 
 
 def compare_weightings(data: MultiTaskData, system_config: SystemConfig, train_config: TrainConfig,
                        weightings: list[str] | tuple[str, ...] | None = None,
                        options: dict[str, dict] | None = None, callbacks: tuple[Callback, ...] = (),
-                       progress: bool = False) -> list[StrategyResult]:
+                       progress: bool = False, *,
+                       adversarial: "AdversarialTraining | None" = None) -> list[StrategyResult]:
     """One system (``system_config``) trained with every loss weighting (all by default).
 
     ``options`` maps a weighting name to its constructor options, e.g.
@@ -91,7 +95,7 @@ def compare_weightings(data: MultiTaskData, system_config: SystemConfig, train_c
     for name in weightings:
         result = run_strategy(data, system_config, train_config,
                               weighting=weighting_for(name, train_config, (options or {}).get(name)),
-                              callbacks=callbacks, progress=progress)
+                              callbacks=callbacks, progress=progress, adversarial=adversarial)
         result.weighting = name
         results.append(result)
     return results

@@ -114,3 +114,27 @@ def test_bad_attack_input_is_refused(digits):
         compare_robustness(digits, ["magic"], Attack(), SystemConfig(), TrainConfig(epochs=1))
     assert Attack("pgd", eps=0.1, steps=4).alpha == pytest.approx(0.0625)
     assert Attack("fgsm", eps=0.1).alpha == 0.1 and Attack("fgsm", eps=0.1).num_steps == 1
+
+
+def test_cli_adversarial_training_reports_robust_metrics(capsys):
+    from lab.cli import main
+    assert main(["couple", "--limit", "200", "--widths", "8", "--epochs", "1", "--compare", "--strategies",
+                 "independent,cross_stitch", "--adversarial", "pgd", "--attack-steps", "2", "--eps", "0.05"]) == 0
+    out = capsys.readouterr().out
+    assert "adversarial training pgd(eps=0.05, steps=2) ratio 0.5" in out
+    assert "test metric under attack pgd(eps=0.05, steps=2) (inputs clamped to [0.0, 1.0])" in out
+    robust = out.split("under attack")[1]
+    assert "robust_mean" in robust and "\nindependent " in robust and "\ncross_stitch " in robust
+
+
+def test_cli_attack_on_one_module_of_synthetic_data_and_bad_attacks(capsys):
+    from lab.cli import main
+    assert main(["couple", "--data", "synthetic", "--limit", "200", "--widths", "8", "--epochs", "1",
+                 "--attack", "fgsm", "--attack-modules", "0", "--eps", "0.5"]) == 0
+    assert "fgsm(eps=0.5, modules=[0])" in capsys.readouterr().out
+    assert main(["couple", "--attack", "fgsm", "--eps", "-1"]) == 2
+    assert "eps must be a finite number >= 0" in capsys.readouterr().err
+    assert main(["couple", "--attack", "pgd", "--attack-steps", "0"]) == 2
+    assert "steps must be an integer >= 1" in capsys.readouterr().err
+    assert main(["couple", "--attack", "fgsm", "--attack-modules", "1"]) == 2
+    assert "needs per-module inputs" in capsys.readouterr().err

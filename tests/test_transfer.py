@@ -83,3 +83,27 @@ def test_bad_transfer_input_is_refused(trained, digits, target):
     with pytest.raises(ValueError, match="unknown domain shift"):
         shifted(digits, "sepia:1")
     assert parse_shift("noise:0.3").amount == 0.3 and set(TRANSFER_MODES) == {"coupling", "heads", "modules", "all"}
+
+
+def test_cli_transfer_to_a_shifted_domain(capsys):
+    from lab.cli import main
+    assert main(["couple", "--limit", "200", "--widths", "8", "--epochs", "1", "--compare", "--strategies",
+                 "independent,cross_stitch", "--transfer-to", "rotation:30", "--transfer-epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    section = out.split("transfer digits -> digits[rotation=30]")[1]
+    lines = [line.split() for line in section.splitlines()[3:] if line.strip()]
+    assert [(line[0], line[1]) for line in lines] == [("independent", m) for m in ("heads", "modules", "all")] + [
+        ("cross_stitch", m) for m in ("coupling", "heads", "modules", "all")]
+    assert main(["couple", "--limit", "200", "--widths", "8", "--epochs", "1", "--transfer-to", "rotation:30",
+                 "--transfer-mode", "coupling,heads"]) == 0
+
+
+def test_cli_transfer_errors(capsys):
+    from lab.cli import main
+    assert main(["couple", "--transfer-to", "rotation"]) == 2
+    assert "KIND:AMOUNT" in capsys.readouterr().err
+    assert main(["couple", "--transfer-to", "rotation:30", "--transfer-mode", "W"]) == 2
+    assert "unknown transfer mode(s) ['W']" in capsys.readouterr().err
+    assert main(["couple", "--strategy", "independent", "--transfer-to", "noise:0.2", "--transfer-mode",
+                 "coupling"]) == 2
+    assert "['independent'] have no coupling parameters" in capsys.readouterr().err

@@ -20,7 +20,8 @@ def test_benchmark_command_runs_on_a_tiny_setting(tmp_path):
     for column in ["structure", "strategy", "learned", "auc", "precision", "recall", "spearman", "metric"]:
         assert column in lines[1]
     body = [line.split() for line in lines[3:]]
-    assert {(b[0], b[1]) for b in body} == {(s, m) for s in ("chain", "random") for m in ("independent", "cross_stitch")}
+    expected = {(s, m) for s in ("chain", "random") for m in ("independent", "cross_stitch")}
+    assert {(b[0], b[1]) for b in body} == expected
     saved = json.loads(out.read_text())
     assert len(saved["runs"]) == 8 and len(saved["summary"]) == 4
     for run in saved["runs"]:

@@ -210,3 +210,29 @@ def test_bad_weighting_input_is_refused(digits):
     from lab.compare import weighting_for
     with pytest.raises(ValueError, match="only apply to the fixed and pcgrad"):
         weighting_for("uncertainty", TrainConfig(task_weights=(1, 1, 1, 1)))
+
+
+# --- command line ----------------------------------------------------------------------------------
+def test_cli_sweeps_weightings_for_every_compared_strategy(capsys):
+    from lab.cli import main
+    assert main(["couple", "--limit", "200", "--widths", "8", "--epochs", "1", "--compare", "--strategies",
+                 "shared,cross_stitch", "--weightings", "equal,gradnorm,dwa", "--alpha", "0.5"]) == 0
+    out = capsys.readouterr().out
+    table, lambdas = out.split("final task weights")
+    for strategy in ("shared", "cross_stitch"):
+        for name in ("equal", "gradnorm", "dwa"):
+            assert f"{strategy}  " in table and f"  {name}  " in table
+    assert len([line for line in table.splitlines() if line.startswith(("shared ", "cross_stitch "))]) == 6
+    assert "gradnorm" in lambdas and "parity" in lambdas
+
+
+def test_cli_single_weighting_and_its_errors(capsys):
+    from lab.cli import main
+    assert main(["couple", "--limit", "200", "--widths", "8", "--epochs", "1", "--weighting", "uncertainty"]) == 0
+    assert "uncertainty" in capsys.readouterr().out
+    assert main(["couple", "--weightings", "equal,magic"]) == 2
+    assert "unknown weightings ['magic']" in capsys.readouterr().err
+    assert main(["couple", "--limit", "200", "--weighting", "dwa", "--task-weights", "1,1,1,1"]) == 2
+    assert "only apply to the fixed and pcgrad" in capsys.readouterr().err
+    assert main(["couple", "--limit", "200", "--weighting", "fixed", "--task-weights", "1,1"]) == 2
+    assert "2 task weights for 4 tasks" in capsys.readouterr().err
