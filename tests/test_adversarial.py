@@ -138,3 +138,23 @@ def test_cli_attack_on_one_module_of_synthetic_data_and_bad_attacks(capsys):
     assert "steps must be an integer >= 1" in capsys.readouterr().err
     assert main(["couple", "--attack", "fgsm", "--attack-modules", "1"]) == 2
     assert "needs per-module inputs" in capsys.readouterr().err
+
+
+def test_compare_robustness_trains_once_for_several_attacks(digits):
+    attacks = [Attack("fgsm", eps=0.0), Attack("fgsm", eps=0.2, clamp=(0, 1))]
+    rows = compare_robustness(digits, ["cross_stitch"], attacks, SystemConfig(widths=(16,)), TrainConfig(epochs=2))
+    assert [r["attack"] for r in rows] == ["fgsm(eps=0)", "fgsm(eps=0.2)"]
+    assert rows[0]["robust_mean"] == rows[0]["clean_mean"] == rows[1]["clean_mean"]
+    assert rows[1]["robust_mean"] < rows[1]["clean_mean"]
+
+
+def test_robustness_and_weighting_benchmarks_run_on_a_tiny_setting(capsys):
+    from bench import robustness, weighting
+    assert robustness.main(["--tiny"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("robustness on digits") and out.count("independent") == 2 and "pgd(eps=0.1, steps=2)" in out
+    assert weighting.main(["--tiny"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("weightings on digits") and out.count("cross_stitch") == 3 and "± " in out
+    assert robustness.main(["--limit", "100", "--attacks", "cw:0.1"]) == 2
+    assert "unknown attack 'cw'" in capsys.readouterr().err
