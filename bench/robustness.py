@@ -84,8 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"robustness on {data.name} (test {len(data.test)}): widths {list(args.widths)}, {args.epochs} epochs, "
           f"lr {args.lr}, seeds {list(args.seeds)}{adv}; {time.perf_counter() - t0:.0f} s on {platform.machine()}, "
           f"{torch.get_num_threads()} torch threads, {date.today()}; test metric, mean over seeds")
+    first = rows[:len(args.strategies)]                      # clean metrics do not depend on the attack
+    print("clean:")
+    print(format_table(first, ["strategy"] + [f"clean_{t}" for t in data.task_names] + ["clean_mean"]))
     columns = ["attack", "strategy"] + [f"robust_{t}" for t in data.task_names] + [
-        "clean_mean", "robust_mean"] + (["robust_mean_sd"] if len(args.seeds) > 1 else []) + ["drop"]
+        "robust_mean"] + (["robust_mean_sd"] if len(args.seeds) > 1 else []) + ["drop"]
+    print("under attack:")
     print(format_table(rows, columns))
     return 0
 

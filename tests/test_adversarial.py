@@ -152,7 +152,8 @@ def test_robustness_and_weighting_benchmarks_run_on_a_tiny_setting(capsys):
     from bench import robustness, weighting
     assert robustness.main(["--tiny"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("robustness on digits") and out.count("independent") == 2 and "pgd(eps=0.1, steps=2)" in out
+    assert out.startswith("robustness on digits") and out.count("independent") == 3 and "clean:" in out
+    assert "pgd(eps=0.1, steps=2)" in out
     assert weighting.main(["--tiny"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("weightings on digits") and out.count("cross_stitch") == 3 and "± " in out
