@@ -1,8 +1,9 @@
-"""Train several coupling strategies with the same seed and budget and compare them."""
+"""Train several coupling strategies (or loss weightings) with the same seed and budget and compare them."""
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from .coupling.recovery import recovery_report
 from .coupling.system import COUPLINGS, CoupledSystem, SystemConfig, build_system
@@ -10,7 +11,10 @@ from .data.base import MultiTaskData
 from .history import History
 from .metrics import evaluate
 from .train import Callback, TrainConfig, train
-from .weighting import Weighting
+from .weighting import WEIGHTINGS, Weighting, make_weighting
+
+if TYPE_CHECKING:
+    from .adversarial import AdversarialTraining
 
 
 @dataclass
@@ -21,26 +25,31 @@ class StrategyResult:
     test_metric: dict[str, float]
     train_seconds: float
     recovery: dict[str, float] | None = None   # only when the data has a ground-truth W*
+    weighting: str | None = None               # set by compare_weightings (shown as a column)
 
     @property
     def mean_metric(self) -> float:
         return sum(self.test_metric.values()) / len(self.test_metric)
 
     def row(self) -> dict:
-        row = {"strategy": self.strategy, **self.test_metric, "mean": self.mean_metric,
-               "params": self.system.num_parameters(), "train_s": self.train_seconds}
+        row = {"strategy": self.strategy}
+        if self.weighting is not None:
+            row["weighting"] = self.weighting
+        row |= {**self.test_metric, "mean": self.mean_metric, "params": self.system.num_parameters(),
+                "train_s": self.train_seconds}
         if self.recovery is not None:
             row["W_auc"] = self.recovery["auc"]
         return row
 
 
 def run_strategy(data: MultiTaskData, system_config: SystemConfig, train_config: TrainConfig,
-                 weighting: Weighting | None = None, callbacks=(), stop=None, progress: bool = False) -> StrategyResult:
+                 weighting: Weighting | None = None, callbacks=(), stop=None, progress: bool = False,
+                 adversarial: "AdversarialTraining | None" = None) -> StrategyResult:
     """Build, train and test one system."""
     system = build_system(data, system_config)
     t0 = time.perf_counter()
     history = train(system, data, train_config, weighting=weighting, callbacks=callbacks, stop=stop,
-                    progress=progress)
+                    progress=progress, adversarial=adversarial)
     seconds = time.perf_counter() - t0
     test = evaluate(system, data.test, system.tasks)["metric"]
     history.extra["test_metric"] = test
@@ -53,11 +62,51 @@ def run_strategy(data: MultiTaskData, system_config: SystemConfig, train_config:
 
 def compare_strategies(data: MultiTaskData, system_config: SystemConfig, train_config: TrainConfig,
                        strategies: list[str] | tuple[str, ...] | None = None,
-                       callbacks: tuple[Callback, ...] = (), progress: bool = False) -> list[StrategyResult]:
-    """Every strategy (all by default) with the same architecture settings, seed and epochs."""
+                       callbacks: tuple[Callback, ...] = (), progress: bool = False, *,
+                       weighting: Weighting | None = None,
+                       adversarial: "AdversarialTraining | None" = None) -> list[StrategyResult]:
+    """Every strategy (all by default) with the same architecture settings, seed, epochs, loss weighting
+    and (optional) adversarial training."""
     strategies = list(strategies or COUPLINGS)
     unknown = [s for s in strategies if s not in COUPLINGS]
     if unknown:
         raise ValueError(f"unknown strategies {unknown}; choose from {list(COUPLINGS)}")
-    return [run_strategy(data, replace(system_config, strategy=s), train_config, callbacks=callbacks,
-                         progress=progress) for s in strategies]
+    return [run_strategy(data, replace(system_config, strategy=s), train_config, weighting=weighting,
+                         callbacks=callbacks, progress=progress, adversarial=adversarial) for s in strategies]
+
+
+def compare_weightings(data: MultiTaskData, system_config: SystemConfig, train_config: TrainConfig,
+                       weightings: list[str] | tuple[str, ...] | None = None,
+                       options: dict[str, dict] | None = None, callbacks: tuple[Callback, ...] = (),
+                       progress: bool = False, *,
+                       adversarial: "AdversarialTraining | None" = None) -> list[StrategyResult]:
+    """One system (``system_config``) trained with every loss weighting (all by default).
+
+    ``options`` maps a weighting name to its constructor options, e.g.
+    ``{"gradnorm": {"alpha": 1.0}}``; ``fixed`` and ``pcgrad`` get
+    ``train_config.task_weights`` unless options say otherwise. Same seed and
+    budget for every run; each result's ``weighting`` names its weighting.
+    """
+    weightings = list(weightings or WEIGHTINGS)
+    unknown = [w for w in weightings if w not in WEIGHTINGS]
+    if unknown:
+        raise ValueError(f"unknown weightings {unknown}; choose from {list(WEIGHTINGS)}")
+    results = []
+    for name in weightings:
+        result = run_strategy(data, system_config, train_config,
+                              weighting=weighting_for(name, train_config, (options or {}).get(name)),
+                              callbacks=callbacks, progress=progress, adversarial=adversarial)
+        result.weighting = name
+        results.append(result)
+    return results
+
+
+def weighting_for(name: str, train_config: TrainConfig, options: dict | None = None) -> Weighting:
+    """``make_weighting(name, **options)``, handing ``fixed``/``pcgrad`` the config's task weights."""
+    options = dict(options or {})
+    if name in ("fixed", "pcgrad") and "weights" not in options:
+        options["weights"] = train_config.task_weights
+    elif train_config.task_weights is not None and name not in ("fixed", "pcgrad"):
+        raise ValueError(f"task weights {list(train_config.task_weights)} only apply to the fixed and pcgrad "
+                         f"weightings; {name!r} chooses its own lambdas")
+    return make_weighting(name, **options)

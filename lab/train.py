@@ -15,7 +15,7 @@ import math
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Literal
+from typing import TYPE_CHECKING, Callable, Literal
 
 import torch
 from torch import nn
@@ -26,6 +26,9 @@ from .data.base import MultiTaskData
 from .history import History
 from .metrics import evaluate, task_loss, task_metric
 from .weighting import Fixed, Weighting
+
+if TYPE_CHECKING:  # lab.adversarial imports this module; only the type is needed here
+    from .adversarial import AdversarialTraining
 
 
 @dataclass(frozen=True)
@@ -142,25 +145,32 @@ def make_optimizer(system: nn.Module, config: TrainConfig, extra: list[nn.Parame
 def train(system: CoupledSystem, data: MultiTaskData, config: TrainConfig | None = None, *,
           weighting: Weighting | None = None, callbacks: list[Callback] | tuple[Callback, ...] = (),
           stop: threading.Event | None = None, history: History | None = None,
-          progress: bool = True) -> History:
+          progress: bool = True, adversarial: "AdversarialTraining | None" = None) -> History:
     """Train ``system`` in place on ``data.train``, evaluating on ``data.val`` after every epoch.
 
+    ``weighting`` turns the per-task losses into one update (default: fixed
+    lambdas from ``config.task_weights``). ``adversarial``
+    (``lab.adversarial.AdversarialTraining``) replaces a share of every batch by
+    adversarial examples made against the current model; the recorded training
+    losses and metrics are then those of the mixed batches.
     Returns the History (the ``history`` passed in, filled, if one was given).
     """
     config = config or TrainConfig()
     check_compatible(system, data)
     tasks = system.tasks
     names = system.task_names
+    device = torch.device(config.device)
+    system.to(device)
     weighting = weighting or Fixed(config.task_weights)
     weighting.setup(names, system)
     history = history if history is not None else History(task_names=list(names))
     history.task_names, history.strategy = list(names), system.strategy
     history.config = {"train": config.to_dict(), "system": system.architecture(), "weighting": weighting.name,
                       "data": data.name}
+    if adversarial is not None:
+        history.config["adversarial"] = adversarial.to_dict()
     if data.W_true is not None:
         history.W_true = data.W_true.tolist()
-    device = torch.device(config.device)
-    system.to(device)
     x_train = data.train.x.to(device)
     y_train = {k: v.to(device) for k, v in data.train.y.items()}
     val = data.val
@@ -187,6 +197,8 @@ def train(system: CoupledSystem, data: MultiTaskData, config: TrainConfig | None
             for step in range(1, steps_per_epoch + 1):
                 idx = perm[(step - 1) * config.batch_size: step * config.batch_size].to(device)
                 xb, yb = x_train[idx], {k: v[idx] for k, v in y_train.items()}
+                if adversarial is not None:
+                    xb = adversarial.mix(system, xb, yb, seed=config.seed * 1_000_003 + global_step)
                 optimizer.zero_grad(set_to_none=True)
                 out = system(xb)
                 losses = {t.name: task_loss(t, out[t.name], yb[t.name]) for t in tasks}

@@ -1,15 +1,25 @@
-"""``python -m lab couple``: train a coupled system, or ``--compare`` every strategy."""
+"""``python -m lab couple``: train a coupled system, or ``--compare`` every strategy.
+
+Joint-training options: ``--weighting`` (one loss weighting) or ``--weightings``
+(sweep several; with ``--compare`` every strategy x weighting), ``--adversarial``
+(adversarial training) and ``--attack`` (robust test metrics), ``--transfer-to``
+(adapt the trained system to a shifted domain, per transfer mode).
+"""
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
-from ..compare import compare_strategies, run_strategy
-from ..coupling.system import COUPLINGS, SystemConfig
+from ..adversarial import ATTACK_KINDS, AdversarialTraining, Attack, input_range, robust_accuracy
+from ..compare import compare_strategies, compare_weightings, run_strategy, weighting_for
+from ..coupling.system import COUPLINGS, SystemConfig, build_system
 from ..data import DATASETS, STRUCTURES, load_data
 from ..runs import new_run_dir, save_run
 from ..settings import fast_mode
 from ..tables import format_matrix, format_table
 from ..train import TrainConfig
+from ..transfer import TRANSFER_MODES, TransferConfig, compare_transfer, shifted
+from ..weighting import WEIGHTINGS
 
 
 def floats(text: str) -> tuple[float, ...]:
@@ -79,23 +89,156 @@ def add_parser(sub) -> None:
     p.add_argument("--compare", action="store_true", help="train every strategy with the same seed and budget")
     p.add_argument("--strategies", default=None, help="comma-separated subset for --compare")
     p.add_argument("--save", action="store_true", help="save each run under runs/")
+    add_weighting_args(p)
+    add_adversarial_args(p)
+    add_transfer_args(p)
     p.set_defaults(func=run)
+
+
+def add_weighting_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("loss weighting")
+    g.add_argument("--weighting", default=None, choices=list(WEIGHTINGS),
+                   help="how task losses are combined (default: fixed --task-weights, i.e. equal)")
+    g.add_argument("--weightings", default=None,
+                   help="sweep these weightings (comma-separated, or 'all'); with --compare, for every strategy")
+    g.add_argument("--alpha", type=float, default=None, help="gradnorm: restoring-force strength (default 1.5)")
+    g.add_argument("--temperature", type=float, default=None, help="dwa: softmax temperature (default 2)")
+
+
+def add_adversarial_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("adversarial training and robustness (L-infinity)")
+    g.add_argument("--adversarial", default=None, choices=list(ATTACK_KINDS),
+                   help="train adversarially with this attack (and report robust test metrics)")
+    g.add_argument("--adv-ratio", type=float, default=0.5, help="share of adversarial examples per batch")
+    g.add_argument("--attack", default=None, choices=list(ATTACK_KINDS),
+                   help="report test metrics under this attack (default: the --adversarial one)")
+    g.add_argument("--eps", type=float, default=0.1, help="attack radius in input units (default 0.1)")
+    g.add_argument("--attack-steps", type=int, default=10, help="pgd steps (default 10)")
+    g.add_argument("--step-size", type=float, default=None, help="attack step size (default: eps for fgsm, "
+                   "2.5 eps / steps for pgd)")
+    g.add_argument("--random-start", action="store_true", help="start the attack at a random point of the ball")
+    g.add_argument("--attack-modules", type=ints, default=None,
+                   help="attack only these modules' inputs, e.g. 0,2 (per-module inputs only)")
+
+
+def add_transfer_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("cross-domain transfer")
+    g.add_argument("--transfer-to", default=None, metavar="SHIFT",
+                   help="after training, adapt to the shifted domain KIND:AMOUNT, e.g. rotation:30, noise:0.3")
+    g.add_argument("--transfer-mode", default=None,
+                   help=f"what adaptation trains, comma-separated from {list(TRANSFER_MODES)} "
+                        "(default: every mode the strategy has)")
+    g.add_argument("--transfer-epochs", type=int, default=5)
+    g.add_argument("--transfer-lr", type=float, default=1e-3)
+    g.add_argument("--transfer-limit", type=int, default=None, help="adapt on this many target examples")
+
+
+def weighting_options(args, name: str) -> dict:
+    options = {}
+    if name == "gradnorm" and args.alpha is not None:
+        options["alpha"] = args.alpha
+    if name == "dwa" and args.temperature is not None:
+        options["temperature"] = args.temperature
+    return options
+
+
+def weighting_names(args) -> list[str] | None:
+    if args.weightings is None:
+        return None
+    names = list(WEIGHTINGS) if args.weightings.strip() == "all" else [w.strip() for w in args.weightings.split(",")
+                                                                       if w.strip()]
+    unknown = [w for w in names if w not in WEIGHTINGS]
+    if unknown or not names:
+        raise ValueError(f"unknown weightings {unknown or [args.weightings]}; choose from {list(WEIGHTINGS)} or 'all'")
+    return names
+
+
+def attack_from_args(args, data, kind: str) -> Attack:
+    return Attack(kind, eps=args.eps, step_size=args.step_size, steps=args.attack_steps,
+                  random_start=args.random_start,
+                  modules="all" if args.attack_modules is None else tuple(args.attack_modules),
+                  clamp=input_range(data))
+
+
+def transfer_modes(args) -> tuple[list[str], bool]:
+    """(modes, skip modes the strategy lacks) from --transfer-mode."""
+    if args.transfer_mode is None:
+        return list(TRANSFER_MODES), True
+    modes = [m.strip() for m in args.transfer_mode.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in TRANSFER_MODES]
+    if unknown or not modes:
+        raise ValueError(f"unknown transfer mode(s) {unknown or [args.transfer_mode]}; choose from "
+                         f"{list(TRANSFER_MODES)}")
+    return modes, False
+
+
+def check_before_training(args, data, system_config: SystemConfig, strategies: list[str],
+                          wants_coupling_transfer: bool) -> None:
+    """Refuse settings that would only fail after the (possibly long) training."""
+    if args.attack_modules is not None and data.num_inputs is None:
+        raise ValueError(f"--attack-modules needs per-module inputs, but every module of {data.name!r} sees the same "
+                         "input; leave it out to attack the shared input")
+    unknown = [s for s in strategies if s not in COUPLINGS]
+    if unknown:
+        raise ValueError(f"unknown strategies {unknown}; choose from {list(COUPLINGS)}")
+    if wants_coupling_transfer:
+        fixed = [s for s in strategies
+                 if not build_system(data, replace(system_config, strategy=s)).coupling_parameters()]
+        if fixed:
+            raise ValueError(f"transfer mode 'coupling' trains only W, but {fixed} have no coupling parameters; "
+                             "choose other --transfer-mode values or leave it out (every mode each strategy has)")
 
 
 def run(args) -> int:
     data = data_from_args(args)
     system_config, train_config = configs_from_args(args, args.strategy)
-    if args.compare:
-        strategies = args.strategies.split(",") if args.strategies else list(COUPLINGS)
-        results = compare_strategies(data, system_config, train_config, strategies)
+    weightings = weighting_names(args)
+    if weightings is not None and args.weighting is not None:
+        raise ValueError("give either --weighting (one) or --weightings (a sweep), not both")
+    adversarial = (AdversarialTraining(attack_from_args(args, data, args.adversarial), args.adv_ratio)
+                   if args.adversarial else None)
+    attack_kind = args.attack or args.adversarial
+    attack = attack_from_args(args, data, attack_kind) if attack_kind else None
+    target = transfer_config = None
+    modes, skip = list(TRANSFER_MODES), True
+    if args.transfer_to:
+        target = shifted(data, args.transfer_to, seed=args.seed)
+        modes, skip = transfer_modes(args)
+        transfer_config = TransferConfig(epochs=min(args.transfer_epochs, 2) if fast_mode() else args.transfer_epochs,
+                                         lr=args.transfer_lr, batch_size=args.batch_size, limit=args.transfer_limit,
+                                         seed=args.seed)
+    strategies = (args.strategies.split(",") if args.strategies else list(COUPLINGS)) if args.compare \
+        else [args.strategy]
+    check_before_training(args, data, system_config, strategies,
+                          target is not None and not skip and "coupling" in modes)
+    if weightings is not None:
+        options = {w: weighting_options(args, w) for w in weightings}
+        results = [r for s in strategies
+                   for r in compare_weightings(data, replace(system_config, strategy=s), train_config, weightings,
+                                               options, adversarial=adversarial)]
     else:
-        results = [run_strategy(data, system_config, train_config)]
+        weighting = weighting_for(args.weighting, train_config, weighting_options(args, args.weighting)) \
+            if args.weighting else None
+        if args.compare:
+            results = compare_strategies(data, system_config, train_config, strategies, weighting=weighting,
+                                         adversarial=adversarial)
+        else:
+            results = [run_strategy(data, system_config, train_config, weighting=weighting, adversarial=adversarial)]
+    adv_note = f", adversarial training {adversarial.attack.label} ratio {adversarial.ratio:g}" if adversarial else ""
     print(f"data: {data.name} (train {len(data.train)}, val {len(data.val)}, test {len(data.test)}), "
           f"block {system_config.block} {list(system_config.widths)}, {train_config.epochs} epochs, "
-          f"seed {train_config.seed}; test metric per task:")
+          f"seed {train_config.seed}{adv_note}; test metric per task:")
     print(format_table([r.row() for r in results]))
+    if weightings is not None or args.weighting:
+        print("\nfinal task weights (lambda per task, last epoch):")
+        print(format_table([{"strategy": r.strategy, "weighting": r.history.config["weighting"],
+                             **r.history.task_weights[-1]} for r in results]))
+    if attack is not None:
+        print(f"\ntest metric under attack {attack.label}"
+              + (f" (inputs clamped to {list(attack.clamp)})" if attack.clamp else "") + ":")
+        print(format_table([robust_row(r, data, attack, args.seed) for r in results]))
     for r in results:
-        if r.strategy in ("cross_stitch", "attention"):
+        if r.strategy in ("cross_stitch", "attention") and weightings is None:
             print(f"\nfinal W of {r.strategy} (row i: what module i takes from module j):")
             for s, W in enumerate(r.system.coupling_matrices(), start=1):
                 print(f"stage {s}:\n{format_matrix(W, list(r.system.task_names))}")
@@ -104,6 +247,28 @@ def run(args) -> int:
             print(f"W* recovery ({r.strategy}): AUC {rec['auc']:.3f}, precision@{rec['k']} "
                   f"{rec['precision_at_k']:.2f}, Spearman {rec['spearman']:.3f}")
         if args.save:
-            path = save_run(new_run_dir(f"{data.name}-{r.strategy}"), r.system, r.history)
-            print(f"saved {r.strategy} run to {path}")
+            label = r.strategy if r.weighting is None else f"{r.strategy}-{r.weighting}"
+            path = save_run(new_run_dir(f"{data.name}-{label}"), r.system, r.history)
+            print(f"saved {label} run to {path}")
+    if target is not None:
+        rows = []
+        for r in results:
+            for t in compare_transfer(r.system, target, modes, transfer_config, source=data, skip_unavailable=skip):
+                rows.append({"strategy": r.strategy, **({"weighting": r.weighting} if r.weighting else {}),
+                             **t.summary()})
+        print(f"\ntransfer {data.name} -> {target.name}: {transfer_config.epochs} epochs, lr {transfer_config.lr:g}"
+              + (f", {transfer_config.limit} target examples" if transfer_config.limit else "")
+              + "; mean test metric before/after adaptation:")
+        print(format_table(rows))
     return 0
+
+
+def robust_row(result, data, attack: Attack, seed: int) -> dict:
+    """Per-task test metric of a trained result under ``attack``, with the clean mean beside it."""
+    robust = robust_accuracy(result.system, data.test, attack, seed=seed)
+    row = {"strategy": result.strategy}
+    if result.weighting is not None:
+        row["weighting"] = result.weighting
+    clean = result.mean_metric
+    mean = sum(robust.values()) / len(robust)
+    return {**row, **robust, "clean_mean": clean, "robust_mean": mean, "drop": clean - mean}

@@ -1,0 +1,1 @@
+"""Benchmarks whose logic the tests reach; thin entry points live in ``bench/``."""
