@@ -4,7 +4,7 @@ import pytest
 import torch
 
 os.environ.setdefault("LAB_FAST", "1")
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+torch.set_num_threads(1)  # tiny models: one thread is fastest and least sensitive to load
 
 
 @pytest.fixture(scope="session")
