@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 import ipywidgets as widgets
+import torch
 
 from .html import Level, message_html
 
@@ -61,12 +62,19 @@ class Throttle:
             return True
         return False
 
+    def done(self) -> None:
+        """Call after a slow update: the next one waits ``interval`` from now, not from its start."""
+        self._last = time.monotonic()
+
 
 class TrainingPanel:
     """Base of the training panels (see the module docstring).
 
     ``update_interval``: seconds between live figure updates (0 = every step).
     ``runs_root``: where runs are saved (default ``$LAB_RUNS`` or ``runs``).
+    ``num_threads``: torch threads while a job runs (restored after; None = leave as is). The
+    lab's models are small: one thread trains them as fast as two on an idle machine and
+    avoids a 10x slowdown when the kernel shares its cores with a browser or another job.
     Widgets for tests and the browser: ``train_button``, ``stop_button``,
     ``progress``, ``status`` (text like ``"stopped: cross_stitch trained 3/20 epochs"``)
     and ``message``. ``message_text`` and ``error`` hold the last message and error as text.
@@ -74,8 +82,12 @@ class TrainingPanel:
 
     title = "Training panel"
 
-    def __init__(self, *, runs_root: str | os.PathLike | None = None, update_interval: float = 0.25):
+    def __init__(self, *, runs_root: str | os.PathLike | None = None, update_interval: float = 0.25,
+                 num_threads: int | None = 1):
         self.runs_root = resolve_runs_root(runs_root)
+        if num_threads is not None and num_threads < 1:
+            raise ValueError(f"num_threads must be >= 1 or None, got {num_threads}")
+        self.num_threads = num_threads
         self.update_interval = float(update_interval)
         Throttle(self.update_interval)          # validates the interval
         self.train_button = widgets.Button(description="Train", button_style="primary", icon="play",
@@ -167,7 +179,10 @@ class TrainingPanel:
         return job
 
     def _execute(self, job: Job) -> None:
+        threads = torch.get_num_threads()
         try:
+            if self.num_threads is not None:
+                torch.set_num_threads(self.num_threads)
             job(self._stop)
         except Exception as err:   # shown in the panel; the traceback goes to the log, not the learner
             log.debug("training job failed", exc_info=True)
@@ -176,6 +191,7 @@ class TrainingPanel:
             self.status.value = f"failed: {self.error}"
             self.progress.bar_style = "danger"
         finally:
+            torch.set_num_threads(threads)
             with self._lock:
                 self._busy = False
             self.stop_button.disabled = True

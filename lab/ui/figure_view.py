@@ -28,11 +28,19 @@ class FigureView:
         elif placeholder:
             self.clear(placeholder)
 
-    def show(self, fig: go.Figure) -> go.FigureWidget:
+    def show(self, fig: go.Figure, fields: tuple[str, ...] | None = None) -> go.FigureWidget:
+        """Show ``fig``. With ``fields`` (e.g. ("x", "y")) and the same traces by name, only those
+        trace properties and the title are copied - much cheaper for live updates."""
         with self._lock:
             self.updates += 1
             fw = self.figure
-            if fw is not None and [t.type for t in fw.data] == [t.type for t in fig.data]:
+            if fw is not None and fields and [(t.type, t.name) for t in fw.data] == [(t.type, t.name) for t in fig.data]:
+                with fw.batch_update():
+                    for old, new in zip(fw.data, fig.data):
+                        for f in fields:
+                            old[f] = new[f]
+                    fw.layout.title.text = fig.layout.title.text
+            elif fw is not None and [t.type for t in fw.data] == [t.type for t in fig.data]:
                 with fw.batch_update():
                     for old, new in zip(fw.data, fig.data):
                         old.update(new.to_plotly_json(), overwrite=True)
@@ -42,6 +50,21 @@ class FigureView:
                 self.figure = fw
                 self.box.children = (fw,)
             return fw
+
+    def restyle(self, values: list[dict], title: str | None = None) -> bool:
+        """Set trace properties in place (``values[k]`` for trace k) and the title; False if the
+        figure has a different number of traces (then call ``show``)."""
+        with self._lock:
+            fw = self.figure
+            if fw is None or len(fw.data) != len(values):
+                return False
+            self.updates += 1
+            with fw.batch_update():
+                for trace, props in zip(fw.data, values):
+                    trace.update(props)
+                if title is not None:
+                    fw.layout.title.text = title
+            return True
 
     def clear(self, text: str = "") -> None:
         """Remove the figure and show ``text`` (HTML) instead."""

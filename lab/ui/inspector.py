@@ -55,29 +55,29 @@ class WInspector:
 
     def __init__(self, runs_root: str | os.PathLike | None = None, *, select: str | None = None):
         s = DESCRIPTION_STYLE
-        wide = widgets.Layout(width="420px")
+        wide = lambda: widgets.Layout(width="420px")  # noqa: E731  (one Layout per widget)
         self.histories: dict[str, History] = {}
         self._quiet = False
         self._paths: dict[str, Path] = {}
         self.message_text = ""
         self.root_text = widgets.Text(value=str(resolve_runs_root(runs_root)), description="runs folder", style=s,
-                                      layout=wide)
+                                      layout=wide())
         self.refresh_button = widgets.Button(description="refresh list", icon="refresh")
-        self.run_select = widgets.Dropdown(options=[("(no run)", NO_RUN)], description="run", style=s, layout=wide)
+        self.run_select = widgets.Dropdown(options=[("(no run)", NO_RUN)], description="run", style=s, layout=wide())
         self.run_select.add_class("lab-run-select")
         self.compare_select = widgets.Dropdown(options=[("(none)", NO_RUN)], description="compare with", style=s,
-                                               layout=wide)
+                                               layout=wide())
         self.path_text = widgets.Text(description="or load path", placeholder="a run folder or its history.json",
-                                      style=s, layout=wide)
+                                      style=s, layout=wide())
         self.load_button = widgets.Button(description="Load", icon="folder-open")
         self.upload = widgets.FileUpload(accept=".json", multiple=False, description="upload history.json")
-        self.epoch = widgets.IntSlider(min=0, max=0, description="epoch", style=s, layout=wide)
+        self.epoch = widgets.IntSlider(min=0, max=0, description="epoch", style=s, layout=wide())
         self.epoch.add_class("lab-epoch")
         self.stage = widgets.Dropdown(options=[("all", ALL_STAGES)], description="stage", style=s,
                                       layout=widgets.Layout(width="220px"))
         self.view = widgets.ToggleButtons(options=["heatmap", "graph"], description="view", style=s)
         self.threshold = widgets.FloatSlider(min=0.0, max=1.0, step=0.01, value=0.05, description="hide |W_ij| <",
-                                             style=s, layout=wide, readout_format=".2f")
+                                             style=s, layout=wide(), readout_format=".2f")
         self.message = widgets.HTML("")
         self.summary = widgets.HTML("")
         self.W_view = FigureView(css_class="lab-inspector-W", placeholder="pick a run")

@@ -21,6 +21,7 @@ from functools import partial
 from typing import Any, get_args, get_type_hints
 
 import ipywidgets as widgets
+import numpy as np
 
 from ..checkpoint import CheckpointCallback
 from ..compare import StrategyResult, run_strategy
@@ -30,7 +31,7 @@ from ..history import History
 from ..runs import new_run_dir, save_run
 from ..settings import fast_mode
 from ..tables import format_table
-from ..train import Callback, TrainConfig
+from ..train import Callback, NonFiniteLossError, TrainConfig
 from ..viz import W_heatmaps, module_labels, training_curves
 from ..weighting import WEIGHTINGS, Weighting, make_weighting
 from .base import DESCRIPTION_STYLE, Job, Throttle, TrainingPanel
@@ -223,12 +224,14 @@ class _LiveUpdates(Callback):
         if self.live:
             p._show_W(self.system, self.history, title=f"W of {self.system.strategy}, epoch {info.epoch} "
                                                        f"step {info.step} (live)")
+        self.step_throttle.done()
 
     def on_epoch_end(self, system, history):
         if self.live:
             self.panel.epochs_done = history.num_epochs
             if self.epoch_throttle.ready():
-                self.panel.curves_view.show(training_curves(history))
+                self.panel.curves_view.show(training_curves(history), fields=("x", "y"))
+                self.epoch_throttle.done()
 
     def on_train_end(self, system, history):
         p = self.panel
@@ -254,45 +257,46 @@ class CouplingPlayground(TrainingPanel):
 
     title = "Coupling playground"
 
-    def __init__(self, config: PlaygroundConfig | None = None, *, runs_root=None, update_interval: float = 0.25):
-        super().__init__(runs_root=runs_root, update_interval=update_interval)
+    def __init__(self, config: PlaygroundConfig | None = None, *, runs_root=None, update_interval: float = 0.25,
+                 num_threads: int | None = 1):
+        super().__init__(runs_root=runs_root, update_interval=update_interval, num_threads=num_threads)
         if config is None:
             fast = fast_mode()
             config = PlaygroundConfig(epochs=3 if fast else 20, small_data=fast)
         self.small_data = config.small_data
         s = DESCRIPTION_STYLE
-        wide = widgets.Layout(width="330px")
+        wide = lambda: widgets.Layout(width="330px")  # noqa: E731  (one Layout per widget)
         self.data = widgets.Dropdown(options=[(c.label, k) for k, c in DATA_CHOICES.items()], description="data",
-                                     style=s, layout=wide)
-        self.structure = widgets.Dropdown(options=list(STRUCTURES), description="W* structure", style=s, layout=wide)
-        self.num_modules = widgets.IntSlider(min=2, max=4, description="modules (tasks)", style=s, layout=wide,
+                                     style=s, layout=wide())
+        self.structure = widgets.Dropdown(options=list(STRUCTURES), description="W* structure", style=s, layout=wide())
+        self.num_modules = widgets.IntSlider(min=2, max=4, description="modules (tasks)", style=s, layout=wide(),
                                              continuous_update=False)
-        self.width = widgets.IntSlider(min=4, max=256, step=4, description="width", style=s, layout=wide,
+        self.width = widgets.IntSlider(min=4, max=256, step=4, description="width", style=s, layout=wide(),
                                        continuous_update=False)
-        self.stages = widgets.IntSlider(min=1, max=4, description="stages", style=s, layout=wide,
+        self.stages = widgets.IntSlider(min=1, max=4, description="stages", style=s, layout=wide(),
                                         continuous_update=False)
-        self.block = widgets.Dropdown(options=list(BLOCKS), description="block", style=s, layout=wide)
-        self.strategy = widgets.Dropdown(options=list(COUPLINGS), description="coupling", style=s, layout=wide)
+        self.block = widgets.Dropdown(options=list(BLOCKS), description="block", style=s, layout=wide())
+        self.strategy = widgets.Dropdown(options=list(COUPLINGS), description="coupling", style=s, layout=wide())
         self.strategy.add_class("lab-strategy")
-        self.w_self = widgets.FloatSlider(min=0, max=1, step=0.05, description="W init: self", style=s, layout=wide,
+        self.w_self = widgets.FloatSlider(min=0, max=1, step=0.05, description="W init: self", style=s, layout=wide(),
                                           continuous_update=False)
         self.w_other = widgets.FloatSlider(min=0, max=1, step=0.05, description="W init: others", style=s,
-                                           layout=wide, continuous_update=False)
-        self.optimizer = widgets.Dropdown(options=list(OPTIMIZERS), description="optimiser", style=s, layout=wide)
-        self.lr = widgets.FloatText(description="learning rate", style=s, layout=wide)
-        self.epochs = widgets.BoundedIntText(min=1, max=1000, description="epochs", style=s, layout=wide)
+                                           layout=wide(), continuous_update=False)
+        self.optimizer = widgets.Dropdown(options=list(OPTIMIZERS), description="optimiser", style=s, layout=wide())
+        self.lr = widgets.FloatText(description="learning rate", style=s, layout=wide())
+        self.epochs = widgets.BoundedIntText(min=1, max=1000, description="epochs", style=s, layout=wide())
         self.epochs.add_class("lab-epochs")
-        self.batch_size = widgets.BoundedIntText(min=1, max=4096, description="batch size", style=s, layout=wide)
-        self.seed = widgets.IntText(description="seed", style=s, layout=wide)
+        self.batch_size = widgets.BoundedIntText(min=1, max=4096, description="batch size", style=s, layout=wide())
+        self.seed = widgets.IntText(description="seed", style=s, layout=wide())
         self.seed.add_class("lab-seed")
         self.weighting = widgets.Dropdown(options=list(WEIGHTINGS), description="loss weighting", style=s,
-                                          layout=wide)
+                                          layout=wide())
         self.task_weights = widgets.Text(description="task weights", placeholder="one lambda per task, e.g. 1, 0.5",
-                                         style=s, layout=wide)
+                                         style=s, layout=wide())
         self.weighting_options = widgets.Text(description="weighting options", placeholder="e.g. alpha=1.5",
-                                              style=s, layout=wide)
+                                              style=s, layout=wide())
         self.baselines = widgets.SelectMultiple(options=list(COUPLINGS), description="baselines", rows=len(COUPLINGS),
-                                                style=s, layout=wide)
+                                                style=s, layout=wide())
         self.data.observe(self._on_data_change, names="value")
         self.weighting.observe(lambda _: self._sync_visibility(), names="value")
         self.set_config(config)
@@ -388,6 +392,11 @@ class CouplingPlayground(TrainingPanel):
 
     def _show_W(self, system, history: History, title: str) -> None:
         mats = [W.detach().cpu().numpy() for W in system.coupling_matrices()]
+        fw = self.W_view.figure
+        if fw is not None and all(t.type == "heatmap" and np.shape(t.z) == W.shape for t, W in zip(fw.data, mats)):
+            zmax = max(max(float(np.abs(W).max()) for W in mats), 1e-6)    # cheap in-place update
+            if self.W_view.restyle([dict(z=W, text=np.round(W, 2), zmin=-zmax, zmax=zmax) for W in mats], title):
+                return
         labels = module_labels(history, mats[0].shape[0])
         self.W_view.show(W_heatmaps(mats, labels, title=title))
 
@@ -407,8 +416,12 @@ class CouplingPlayground(TrainingPanel):
             callbacks = [_LiveUpdates(self, label, config.epochs, live=main)]
             if main:
                 callbacks.append(CheckpointCallback(run_dir))   # a kernel restart loses nothing
-            result = run_strategy(data, config.system_config(strategy), config.train_config(),
-                                  weighting=config.make_weighting(), callbacks=callbacks, stop=stop)
+            try:
+                result = run_strategy(data, config.system_config(strategy), config.train_config(),
+                                      weighting=config.make_weighting(), callbacks=callbacks, stop=stop)
+            except NonFiniteLossError as err:      # keep the epochs that finished, then report
+                err.history.save(run_dir / "history.json")
+                raise
             result.history.extra["playground"] = config.to_dict()
             save_run(run_dir, result.system, result.history,
                      config={**result.history.config, "playground": config.to_dict(),
