@@ -103,7 +103,7 @@ def _zmax(mats, zmax: float | None) -> float:
 
 def _heatmap_trace(W: np.ndarray, labels: list[str], zmax: float, showscale: bool = True, **kw) -> go.Heatmap:
     return go.Heatmap(z=W, x=labels, y=labels, zmin=-zmax, zmax=zmax, zmid=0, colorscale=COLORSCALE,
-                      reversescale=True, text=np.round(W, 2), texttemplate="%{text}", showscale=showscale,
+                      reversescale=True, texttemplate="%{z:.2f}", showscale=showscale,
                       hovertemplate="module %{y} takes from %{x}: %{z:.3f}<extra></extra>", **kw)
 
 
@@ -245,7 +245,7 @@ def W_animation(history: History, labels: Sequence[str] | None = None, title: st
     fig = W_heatmaps(history, labels, epoch=epochs[-1], zmax=zmax)
     n_stages = len(snaps[0])
     names = [str(e) for e in epochs]
-    fig.frames = [go.Frame(name=name, data=[go.Heatmap(z=W, text=np.round(W, 2)) for W in mats],
+    fig.frames = [go.Frame(name=name, data=[go.Heatmap(z=W) for W in mats],
                            traces=list(range(n_stages)),
                            layout=go.Layout(title_text=f"W of {history.strategy or 'run'}, epoch {e}"
                                             + (" (before training)" if e == 0 else "")))
@@ -336,7 +336,8 @@ def training_curves(history: History, title: str | None = None) -> go.Figure:
     metrics = sorted(set(metric_of.values())) or ["metric"]
     fig.update_yaxes(title_text=" / ".join(metrics), row=1, col=2)
     fig.update_layout(title=title or f"training of {history.strategy or 'run'}"
-                      + (" (stopped early)" if history.stopped else ""), width=900, height=360)
+                      + (" (stopped early)" if history.stopped else ""), width=900, height=420,
+                      legend=dict(orientation="h", yanchor="top", y=-0.22, font=dict(size=11)))
     return fig
 
 
@@ -377,8 +378,10 @@ def W_vs_truth(source, W_true=None, labels: Sequence[str] | None = None, epoch: 
                         subplot_titles=("learned: mean |W_ij| over stages", "ground truth |W*_ij|"))
     for col, (Z, name, zmax) in enumerate(((learned, "learned", np.nanmax(learned) if n > 1 else 1.0),
                                           (true_off, "W*", max(np.nanmax(true_off), 1e-6) if n > 1 else 1.0)), 1):
-        fig.add_trace(go.Heatmap(z=Z, x=labels, y=labels, zmin=0, zmax=max(float(zmax), 1e-6), colorscale="Reds",
-                                 text=np.round(np.nan_to_num(Z, nan=0.0), 2), texttemplate="%{text}",
+        z = [[None if np.isnan(v) else float(v) for v in row] for row in Z]    # None: a gap (JSON-safe)
+        text = [["" if v is None else f"{v:.2f}" for v in row] for row in z]
+        fig.add_trace(go.Heatmap(z=z, x=labels, y=labels, zmin=0, zmax=max(float(zmax), 1e-6), colorscale="Reds",
+                                 text=text, texttemplate="%{text}",
                                  showscale=False, name=name,
                                  hovertemplate=f"{name}: module %{{y}} <- %{{x}}: %{{z:.3f}}<extra></extra>"),
                       row=1, col=col)

@@ -395,7 +395,7 @@ class CouplingPlayground(TrainingPanel):
         fw = self.W_view.figure
         if fw is not None and all(t.type == "heatmap" and np.shape(t.z) == W.shape for t, W in zip(fw.data, mats)):
             zmax = max(max(float(np.abs(W).max()) for W in mats), 1e-6)    # cheap in-place update
-            if self.W_view.restyle([dict(z=W, text=np.round(W, 2), zmin=-zmax, zmax=zmax) for W in mats], title):
+            if self.W_view.restyle([dict(z=W, zmin=-zmax, zmax=zmax) for W in mats], title):
                 return
         labels = module_labels(history, mats[0].shape[0])
         self.W_view.show(W_heatmaps(mats, labels, title=title))
@@ -438,7 +438,7 @@ class CouplingPlayground(TrainingPanel):
                                                           f"; {finished} of {baselines} baselines finished"))
         else:
             self.status.value = (f"done: {trained}" + (f" and {baselines} baselines" if baselines else "")
-                                 + f"; saved in {self.runs_root}")
+                                 + f"; saved in {self.run_dirs[0]}")
 
     def _show_results(self, config: PlaygroundConfig, data: MultiTaskData) -> None:
         rows = []
