@@ -250,16 +250,18 @@ def W_animation(history: History, labels: Sequence[str] | None = None, title: st
                            layout=go.Layout(title_text=f"W of {history.strategy or 'run'}, epoch {e}"
                                             + (" (before training)" if e == 0 else "")))
                   for name, e, mats in zip(names, epochs, snaps)]
-    play = dict(type="buttons", direction="left", x=0.0, y=-0.18, xanchor="left", showactive=False,
+    play = dict(type="buttons", direction="left", x=0.0, y=-0.2, xanchor="left", yanchor="top", showactive=False,
+                pad=dict(t=0, r=10),
                 buttons=[dict(label="play", method="animate",
                               args=[None, dict(frame=dict(duration=300, redraw=True), fromcurrent=True)]),
                          dict(label="pause", method="animate",
                               args=[[None], dict(mode="immediate", frame=dict(duration=0, redraw=False))])])
-    slider = dict(active=len(names) - 1, currentvalue=dict(prefix="epoch "), x=0.12, len=0.85, y=-0.1,
+    slider = dict(active=len(names) - 1, currentvalue=dict(prefix="epoch "), x=0.2, len=0.8, y=-0.12,
+                  yanchor="top", pad=dict(t=10),
                   steps=[dict(method="animate", label=name,
                               args=[[name], dict(mode="immediate", frame=dict(duration=0, redraw=True))])
                          for name in names])
-    fig.update_layout(updatemenus=[play], sliders=[slider], height=470, margin=dict(b=110),
+    fig.update_layout(updatemenus=[play], sliders=[slider], height=500, margin=dict(b=130),
                       title=title or f"W of {history.strategy or 'run'}, epoch {epochs[-1]}")
     return fig
 
@@ -425,6 +427,7 @@ def W_side_by_side(sources: Sequence, titles: Sequence[str], epochs: Sequence[in
             for tr in traces:
                 fig.add_trace(tr, row=1, col=k)
             _graph_axes(fig, row=1, col=k)
-    fig.update_layout(title=title or f"W, stage {stage + 1}", width=40 + 420 * len(mats), height=420,
+            fig.update_yaxes(scaleanchor="x" if k == 1 else f"x{k}", row=1, col=k)   # round, not squashed
+    fig.update_layout(title=title or f"W, stage {stage + 1}", width=40 + 420 * len(mats), height=460,
                       plot_bgcolor="white" if kind == "graph" else None)
     return fig

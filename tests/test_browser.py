@@ -33,15 +33,29 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking
 LONG_RUN = 1000            # epochs of the run that Stop must cut short
 
 
-@pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.exists():
+def require_chromium(path: Path = CHROMIUM) -> Path:
+    """``path`` if it exists; else fail with what to do (or skip when LAB_SKIP_BROWSER=1)."""
+    if not path.exists():
         if os.environ.get("LAB_SKIP_BROWSER") == "1":
             pytest.skip("LAB_SKIP_BROWSER=1: the real-browser test was skipped on purpose")
-        pytest.fail(f"Debian's Chromium is missing ({CHROMIUM} not found). `make test` installs it with apt; by hand: "
+        pytest.fail(f"Debian's Chromium is missing ({path} not found). `make test` installs it with apt; by hand: "
                     "apt-get update && apt-get install -y chromium. Set LAB_SKIP_BROWSER=1 to skip this test "
                     "on purpose.", pytrace=False)
-    return CHROMIUM
+    return path
+
+
+@pytest.fixture
+def chromium() -> Path:
+    return require_chromium()
+
+
+def test_a_missing_browser_fails_clearly_unless_skipped_on_purpose(tmp_path, monkeypatch):
+    monkeypatch.delenv("LAB_SKIP_BROWSER", raising=False)
+    with pytest.raises(pytest.fail.Exception, match="Chromium is missing .*apt-get install -y chromium"):
+        require_chromium(tmp_path / "no-chromium")
+    monkeypatch.setenv("LAB_SKIP_BROWSER", "1")
+    with pytest.raises(pytest.skip.Exception, match="skipped on purpose"):
+        require_chromium(tmp_path / "no-chromium")
 
 
 def free_port() -> int:

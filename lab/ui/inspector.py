@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import ipywidgets as widgets
@@ -35,6 +36,11 @@ def _history_file(path: Path) -> Path:
     if not path.is_file():
         raise ValueError(f"no history found at {path}: give a run folder (with history.json) or a history.json file")
     return path
+
+
+def short_name(key: str) -> str:
+    """A run key without its folder path and timestamp: ``.../20261123-101500-digits-cross_stitch`` -> ``digits-cross_stitch``."""
+    return re.sub(r"^\d{8}-\d{6}-", "", Path(key).name if "/" in key else key)
 
 
 def _nearest_epoch(history: History, epoch: int) -> int:
@@ -241,8 +247,9 @@ class WInspector:
                 other = self.history(self.compare_select.value)
                 e2 = _nearest_epoch(other, epoch)
                 s = min(max(stage, 0), len(as_matrices(other, e2)) - 1)
-                fig = W_side_by_side([h, other], [f"{name} (epoch {epoch})", f"{self.compare_select.value} "
-                                                  f"(epoch {e2})"], epochs=[epoch, e2], stage=s, kind=kind,
+                fig = W_side_by_side([h, other], [f"{short_name(name)} (epoch {epoch})",
+                                                  f"{short_name(self.compare_select.value)} (epoch {e2})"],
+                                     epochs=[epoch, e2], stage=s, kind=kind,
                                      threshold=self.threshold.value, title=f"W, stage {s + 1}: two runs")
             elif kind == "graph":
                 s = max(stage, 0)
