@@ -4,6 +4,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 import pytest
+import torch
 
 from lab.compare import run_strategy
 from lab.coupling import SystemConfig, recovery_report
@@ -17,9 +18,15 @@ def saved_runs(tmp_path_factory, synthetic):
     """Two saved runs on the synthetic chain task (4 modules, known W*)."""
     root = tmp_path_factory.mktemp("runs")
     paths = {}
-    for strategy, epochs in (("cross_stitch", 3), ("attention", 2)):
-        r = run_strategy(synthetic, SystemConfig(strategy=strategy, widths=(8, 8)), TrainConfig(epochs=epochs, lr=1e-2))
-        paths[strategy] = save_run(new_run_dir(f"synthetic-{strategy}", root=root), r.system, r.history)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)          # tiny models: one thread does not stall when the cores are shared
+    try:
+        for strategy, epochs in (("cross_stitch", 3), ("attention", 2)):
+            r = run_strategy(synthetic, SystemConfig(strategy=strategy, widths=(8, 8)),
+                             TrainConfig(epochs=epochs, lr=1e-2))
+            paths[strategy] = save_run(new_run_dir(f"synthetic-{strategy}", root=root), r.system, r.history)
+    finally:
+        torch.set_num_threads(threads)
     return root, paths
 
 
