@@ -20,9 +20,15 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT)
 
-# The whole test suite.
-test: $(STAMP)
+# The whole test suite (the browser test needs Debian's Chromium: installed with apt when missing).
+test: $(STAMP) chromium
 	$(PY) -m pytest
+
+# /usr/bin/chromium for tests/test_browser.py; needs root and apt (CI). LAB_SKIP_BROWSER=1 skips both.
+.PHONY: chromium
+chromium:
+	@test -x /usr/bin/chromium || [ "$$LAB_SKIP_BROWSER" = "1" ] || { \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
 # Headless end-to-end run: train every coupling strategy and print the comparison table.
 demo: $(STAMP)

@@ -1,0 +1,278 @@
+"""W inspector: load saved runs, scrub through epochs, switch heatmap/graph, compare two runs.
+
+    insp = WInspector()                 # lists runs/ (or $LAB_RUNS); display(insp) shows the panel
+    insp.run_select.value = insp.run_select.options[0][1]
+    insp.epoch.value = 3                # W after epoch 3 (0 = before training)
+    insp.view.value = "graph"; insp.threshold.value = 0.1
+    insp.compare_select.value = "<another run>"
+
+Works from the saved ``history.json`` alone (no model, no training).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import ipywidgets as widgets
+import numpy as np
+
+from ..history import History
+from ..runs import list_runs
+from ..viz import (W_graph, W_heatmaps, W_side_by_side, W_trajectories, W_vs_truth, as_matrices, module_labels,
+                   snapshot_epochs, training_curves)
+from .base import DESCRIPTION_STYLE, readable_error, resolve_runs_root
+from .figure_view import FigureView
+from .html import Level, html_table, message_html
+
+ALL_STAGES = -1
+NO_RUN = ""
+
+
+def _history_file(path: Path) -> Path:
+    if path.is_dir():
+        path = path / "history.json"
+    if not path.is_file():
+        raise ValueError(f"no history found at {path}: give a run folder (with history.json) or a history.json file")
+    return path
+
+
+def short_name(key: str) -> str:
+    """A run key without its folder path and timestamp: ``.../20261123-101500-digits-cross_stitch`` -> ``digits-cross_stitch``."""
+    return re.sub(r"^\d{8}-\d{6}-", "", Path(key).name if "/" in key else key)
+
+
+def _nearest_epoch(history: History, epoch: int) -> int:
+    """The latest snapshot epoch <= ``epoch`` (or the first one)."""
+    epochs = snapshot_epochs(history)
+    below = [e for e in epochs if e <= epoch]
+    return below[-1] if below else epochs[0]
+
+
+class WInspector:
+    """The inspector panel (see the module docstring).
+
+    ``histories`` maps a run key (folder name, path or upload name) to its loaded History;
+    ``W_view`` shows W, ``trajectory_view`` W_ij(t), ``curves_view`` the training curves and
+    ``truth_view`` learned W next to W* (synthetic data only). ``message_text`` holds the
+    last message (e.g. why a path could not be loaded).
+    """
+
+    def __init__(self, runs_root: str | os.PathLike | None = None, *, select: str | None = None):
+        s = DESCRIPTION_STYLE
+        wide = lambda: widgets.Layout(width="420px")  # noqa: E731  (one Layout per widget)
+        self.histories: dict[str, History] = {}
+        self._quiet = False
+        self._paths: dict[str, Path] = {}
+        self.message_text = ""
+        self.root_text = widgets.Text(value=str(resolve_runs_root(runs_root)), description="runs folder", style=s,
+                                      layout=wide())
+        self.refresh_button = widgets.Button(description="refresh list", icon="refresh")
+        self.run_select = widgets.Dropdown(options=[("(no run)", NO_RUN)], description="run", style=s, layout=wide())
+        self.run_select.add_class("lab-run-select")
+        self.compare_select = widgets.Dropdown(options=[("(none)", NO_RUN)], description="compare with", style=s,
+                                               layout=wide())
+        self.path_text = widgets.Text(description="or load path", placeholder="a run folder or its history.json",
+                                      style=s, layout=wide())
+        self.load_button = widgets.Button(description="Load", icon="folder-open")
+        self.upload = widgets.FileUpload(accept=".json", multiple=False, description="upload history.json")
+        self.epoch = widgets.IntSlider(min=0, max=0, description="epoch", style=s, layout=wide())
+        self.epoch.add_class("lab-epoch")
+        self.stage = widgets.Dropdown(options=[("all", ALL_STAGES)], description="stage", style=s,
+                                      layout=widgets.Layout(width="220px"))
+        self.view = widgets.ToggleButtons(options=["heatmap", "graph"], description="view", style=s)
+        self.threshold = widgets.FloatSlider(min=0.0, max=1.0, step=0.01, value=0.05, description="hide |W_ij| <",
+                                             style=s, layout=wide(), readout_format=".2f")
+        self.message = widgets.HTML("")
+        self.summary = widgets.HTML("")
+        self.W_view = FigureView(css_class="lab-inspector-W", placeholder="pick a run")
+        self.trajectory_view = FigureView(css_class="lab-trajectories")
+        self.curves_view = FigureView(css_class="lab-inspector-curves")
+        self.truth_view = FigureView(css_class="lab-truth")
+
+        self.refresh_button.on_click(lambda _: self.refresh())
+        self.load_button.on_click(lambda _: self.load(self.path_text.value))
+        self.upload.observe(self._on_upload, names="value")
+        self.run_select.observe(lambda _: self._on_run_change(), names="value")
+        self.compare_select.observe(lambda _: self.render_W(), names="value")
+        for w in (self.epoch, self.stage, self.view, self.threshold):
+            w.observe(lambda _: self.render_W(), names="value")
+        self.view.observe(lambda _: self._sync_visibility(), names="value")
+
+        self.ui = widgets.VBox([
+            widgets.HTML("<h3 style='margin:4px 0'>W inspector</h3>Pick a saved run, scrub through its epochs, "
+                         "switch between heatmap and graph, and compare it with another run."),
+            widgets.HBox([self.root_text, self.refresh_button]),
+            widgets.HBox([self.path_text, self.load_button, self.upload]),
+            self.run_select, self.compare_select, self.summary,
+            widgets.HBox([self.epoch, self.stage]), widgets.HBox([self.view, self.threshold]),
+            self.message, self.W_view.box, self.trajectory_view.box, self.truth_view.box, self.curves_view.box,
+        ])
+        self.ui.add_class("lab-inspector")
+        self._sync_visibility()
+        self.refresh()
+        if select is not None:
+            self.run_select.value = select
+
+    # --- runs ------------------------------------------------------------------------------------------------
+    @property
+    def root(self) -> Path:
+        return Path(self.root_text.value)
+
+    def refresh(self) -> list[str]:
+        """Re-read the runs folder; keeps runs loaded from other paths. Returns the run keys."""
+        for path in list_runs(self.root):
+            self._paths.setdefault(path.name, path)
+        listed = {p.name for p in list_runs(self.root)}
+        keys = [k for k in self._paths if k in listed] + [k for k in self._paths if k not in listed]
+        keys += [k for k in self.histories if k not in self._paths]
+        self._set_options(keys)
+        if not keys:
+            self.show_message(f"No saved runs in {self.root.resolve()} yet: train in the coupling playground "
+                              "(01_coupling_playground.ipynb) or run `python -m lab couple --save`.", "info")
+        return keys
+
+    def _set_options(self, keys: list[str]) -> None:
+        current, other = self.run_select.value, self.compare_select.value
+        options = [(k, k) for k in keys]
+        self.run_select.options = options or [("(no run)", NO_RUN)]
+        self.compare_select.options = [("(none)", NO_RUN)] + options
+        self.run_select.value = current if current in keys else (keys[0] if keys else NO_RUN)
+        self.compare_select.value = other if other in keys else NO_RUN
+
+    def load(self, path: str | os.PathLike, name: str | None = None) -> str | None:
+        """Load a run folder or history.json and select it; returns its key (None, with a message, on error)."""
+        try:
+            if not str(path).strip():
+                raise ValueError("type the path of a run folder or of a history.json first")
+            file = _history_file(Path(path).expanduser())
+            history = History.load(file)
+        except (ValueError, OSError) as err:
+            self.show_message(f"Cannot load {path!s}: {readable_error(err)}", "error")
+            return None
+        key = name or str(file.parent if file.name == "history.json" else file)
+        self.histories[key] = history
+        self._paths[key] = file.parent
+        return self.add(history, key)
+
+    def add(self, history: History, name: str) -> str:
+        """Add an in-memory History (e.g. ``playground.history``) under ``name`` and select it."""
+        self.histories[name] = history
+        keys = [v for _, v in self.run_select.options if v != NO_RUN]
+        if name not in keys:
+            keys.append(name)
+        self._set_options(keys)
+        self.run_select.value = name
+        self.show_message("")
+        return name
+
+    def _on_upload(self, change) -> None:
+        for item in change["new"] or ():
+            try:
+                history = History.from_dict(json.loads(bytes(item["content"]).decode()))
+            except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
+                self.show_message(f"Cannot read {item.get('name', 'the upload')}: {readable_error(err)}", "error")
+                continue
+            self.add(history, f"upload: {item.get('name', 'history.json')}")
+
+    def history(self, key: str | None = None) -> History | None:
+        """The History of run ``key`` (default: the selected run), loaded on first use."""
+        key = self.run_select.value if key is None else key
+        if not key:
+            return None
+        if key not in self.histories:
+            self.histories[key] = History.load(_history_file(self._paths[key]))
+        return self.histories[key]
+
+    # --- rendering --------------------------------------------------------------------------------------------
+    def _on_run_change(self) -> None:
+        try:
+            h = self.history()
+        except (ValueError, OSError) as err:
+            self.show_message(f"Cannot load run {self.run_select.value}: {readable_error(err)}", "error")
+            return
+        if h is None:
+            return
+        epochs = snapshot_epochs(h)
+        if not epochs:
+            self.show_message("This run recorded no W (it stopped before the first epoch).", "warning")
+            return
+        self.show_message("")
+        W = np.stack([np.stack(as_matrices(h, e)) for e in epochs])        # (T, S, n, n)
+        off = W[..., ~np.eye(W.shape[-1], dtype=bool)]
+        self._quiet = True                                                # one redraw, at the end
+        try:
+            self.epoch.max = max(epochs)
+            self.epoch.min = epochs[0]
+            self.epoch.value = epochs[-1]
+            self.stage.options = [("all", ALL_STAGES)] + [(str(s + 1), s) for s in range(W.shape[1])]
+            self.threshold.max = max(0.05, round(float(np.abs(off).max()) + 0.01, 2)) if off.size else 1.0
+        finally:
+            self._quiet = False
+        self._summarise(h)
+        self.trajectory_view.show(W_trajectories(h))
+        if h.epochs:
+            self.curves_view.show(training_curves(h))
+        else:
+            self.curves_view.clear("no finished epoch, so no curves")
+        if h.W_true is not None and np.asarray(h.W_true).shape == W.shape[-2:]:
+            self.truth_view.show(W_vs_truth(h))
+        else:
+            self.truth_view.clear("no ground-truth W* for this run (only synthetic data has one)")
+        self.render_W()
+
+    def _summarise(self, h: History) -> None:
+        test = h.extra.get("test_metric") or h.final_metrics()
+        row = {"strategy": h.strategy, "data": h.config.get("data", "?"), "epochs": h.num_epochs,
+               "stopped": h.stopped, **{t: v for t, v in test.items()}}
+        if h.extra.get("recovery"):
+            row["W_auc"] = h.extra["recovery"]["auc"]
+        self.summary.value = html_table([row], caption="test metric" if h.extra.get("test_metric") else
+                                        "last validation metric")
+
+    def render_W(self) -> None:
+        """Draw the selected run's W for the chosen epoch, stage and view (and the compared run)."""
+        if self._quiet:
+            return
+        h = self.history() if self.run_select.value else None
+        if h is None or not snapshot_epochs(h):
+            return
+        epoch = _nearest_epoch(h, self.epoch.value)
+        stage = self.stage.value
+        kind = self.view.value
+        name = self.run_select.value
+        try:
+            if self.compare_select.value:
+                other = self.history(self.compare_select.value)
+                e2 = _nearest_epoch(other, epoch)
+                s = min(max(stage, 0), len(as_matrices(other, e2)) - 1)
+                fig = W_side_by_side([h, other], [f"{short_name(name)} (epoch {epoch})",
+                                                  f"{short_name(self.compare_select.value)} (epoch {e2})"],
+                                     epochs=[epoch, e2], stage=s, kind=kind,
+                                     threshold=self.threshold.value, title=f"W, stage {s + 1}: two runs")
+            elif kind == "graph":
+                s = max(stage, 0)
+                fig = W_graph(h, threshold=self.threshold.value, slider=False, epoch=epoch, stage=s,
+                              title=f"W of {h.strategy}, stage {s + 1}, epoch {epoch} as a graph")
+            elif stage == ALL_STAGES:
+                fig = W_heatmaps(h, epoch=epoch, title=f"W of {h.strategy}, epoch {epoch}"
+                                 + (" (before training)" if epoch == 0 else ""))
+            else:
+                mats = as_matrices(h, epoch)
+                fig = W_heatmaps([mats[stage]], module_labels(h, mats[stage].shape[0]),
+                                 title=f"W of {h.strategy}, stage {stage + 1}, epoch {epoch}")
+        except (ValueError, OSError) as err:
+            self.show_message(f"Cannot draw this W: {readable_error(err)}", "error")
+            return
+        self.W_view.show(fig)
+
+    def _sync_visibility(self) -> None:
+        self.threshold.layout.display = None if self.view.value == "graph" else "none"
+
+    def show_message(self, text: str, level: Level = "info") -> None:
+        self.message_text = text
+        self.message.value = message_html(text, level) if text else ""
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.ui._repr_mimebundle_(**kwargs)

@@ -1,0 +1,180 @@
+"""The coupling playground driven like a learner would: set widget values, click, read the state."""
+import json
+import time
+
+import numpy as np
+import pytest
+
+from lab.history import History
+from lab.runs import load_run
+from lab.ui import CouplingPlayground, PlaygroundConfig, parse_floats, parse_options
+from lab.weighting import WEIGHTINGS, Fixed
+
+SMALL = dict(width=16, stages=2, epochs=2, small_data=True, baselines=("independent",))
+
+
+def playground(tmp_path, update_interval=0.0, **config) -> CouplingPlayground:
+    return CouplingPlayground(PlaygroundConfig(**{**SMALL, **config}), runs_root=tmp_path / "runs",
+                              update_interval=update_interval)
+
+
+def wait_for(predicate, timeout=60.0):
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError("timed out waiting for the playground")
+        time.sleep(0.02)
+
+
+def test_train_button_fills_history_figures_results_and_saves_runs(tmp_path):
+    pg = playground(tmp_path)
+    pg.strategy.value = "cross_stitch"
+    pg.epochs.value = 3
+    pg.baselines.value = ("independent", "pipeline")
+    assert pg.train_button.click() is None and pg.wait(120)
+    assert pg.error is None, pg.message_text
+    h = pg.history
+    assert h.strategy == "cross_stitch" and h.num_epochs == 3 and not h.stopped
+    assert pg.epochs_done == 3 and pg.status.value.startswith("done: cross_stitch trained 3/3 epochs")
+    # the live W view ends on the trained W, stage by stage
+    for trace, W in zip(pg.W_view.figure.data, pg.system.coupling_matrices()):
+        np.testing.assert_allclose(np.asarray(trace.z), W.detach().numpy(), rtol=1e-6)
+    curves = {t.name: t for t in pg.curves_view.figure.data}
+    np.testing.assert_allclose(curves["digit val"].y, h.val_loss["digit"])
+    # the results table: your run first, then the baselines with the same budget
+    assert [(r["run"], r["strategy"], r["epochs"]) for r in pg.result_rows] == [
+        ("yours", "cross_stitch", "3/3"), ("baseline", "independent", "3/3"), ("baseline", "pipeline", "3/3")]
+    assert pg.result_rows[0]["digit"] == pytest.approx(h.extra["test_metric"]["digit"])
+    assert "pipeline" in pg.results_table.value and "pipeline" in pg.results_text()
+    assert pg.progress.value == pg.progress.max and pg.stop_button.disabled
+    # every run is on disk: config (with the playground settings), history with W, checkpoint
+    assert len(pg.run_dirs) == 3 and all(p.parent == tmp_path / "runs" for p in pg.run_dirs)
+    system, saved = load_run(pg.run_dirs[0])
+    assert saved.W == h.W and saved.extra["test_metric"] == h.extra["test_metric"]
+    np.testing.assert_allclose(system.coupling_matrices()[0].detach().numpy(), h.W_at(-1)[0], rtol=1e-6)
+    config = json.loads((pg.run_dirs[0] / "config.json").read_text())
+    assert config["playground"]["epochs"] == 3 and config["role"] == "yours"
+
+
+def test_stop_ends_training_early_and_keeps_the_history(tmp_path):
+    pg = playground(tmp_path, update_interval=0.1, epochs=300)
+    pg.train_button.click()
+    wait_for(lambda: pg.epochs_done >= 2)
+    pg.train_button.click()                                   # a second Train while running is refused
+    assert "already running" in pg.message_text and pg.running
+    pg.stop_button.click()
+    assert pg.wait(60)
+    h = pg.history
+    assert h.stopped and 2 <= h.num_epochs < 300
+    assert pg.status.value == f"stopped: cross_stitch trained {h.num_epochs}/300 epochs; baselines skipped"
+    assert [r["strategy"] for r in pg.result_rows] == ["cross_stitch"]
+    assert History.load(pg.run_dirs[0] / "history.json").stopped
+    pg.epochs.value = 1                                       # a new run starts after a stop
+    pg.train_button.click()
+    assert pg.wait(60) and pg.history.num_epochs == 1 and not pg.history.stopped
+
+
+@pytest.mark.parametrize("widget, value, reason", [
+    ("lr", 0.0, "learning rate must be a positive number, got 0.0"),
+    ("task_weights", "1, 2, 3", "give one task weight per task: got 3 weights"),
+    ("task_weights", "1, x", "task weights: expected numbers separated by commas"),
+    ("block", "cnn", "cnn blocks need inputs with a channel axis"),
+    ("w_self", 0.0, "w_init must not be all zeros"),
+])
+def test_bad_values_show_a_readable_message_and_do_not_train(tmp_path, widget, value, reason):
+    pg = playground(tmp_path, data="synthetic", num_modules=2, weighting="fixed")
+    if widget == "w_self":
+        pg.w_other.value = 0.0
+    getattr(pg, widget).value = value
+    pg.train_button.click()
+    assert not pg.running and pg.history is None
+    assert reason in pg.message_text and "Traceback" not in pg.message.value
+    assert pg.message_text.startswith("Cannot train with these settings")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_failure_during_training_is_reported_not_raised(tmp_path):
+    pg = playground(tmp_path, optimizer="sgd", lr=1e6, baselines=())
+    pg.train_button.click()
+    assert pg.wait(60)
+    assert "non-finite loss" in pg.error and pg.message_text.startswith("Training failed")
+    assert pg.status.value.startswith("failed:") and not pg.running
+    assert (pg.runs_root.iterdir().__next__() / "history.json").is_file()   # what finished is kept
+
+
+def test_live_figure_updates_are_throttled(tmp_path):
+    fast = playground(tmp_path, update_interval=0.0, baselines=())
+    assert fast.run()
+    steps = len(fast.history.step_loss)
+    assert fast.W_view.updates >= steps                      # every step redraws W
+    slow = playground(tmp_path, update_interval=60.0, baselines=())
+    assert slow.run()
+    assert slow.W_view.updates <= 3 < steps                  # start, first step, end
+    assert slow.curves_view.updates <= 2
+
+
+def test_weighting_choices_come_from_the_registry(tmp_path, monkeypatch):
+    class Scaled(Fixed):
+        name = "scaled"
+
+        def __init__(self, scale: float = 1.0):
+            super().__init__(None)
+            self.scale = scale
+
+        def setup(self, task_names, system):
+            super().setup(task_names, system)
+            self.weights = {t: self.scale for t in task_names}
+
+    monkeypatch.setitem(WEIGHTINGS, "scaled", Scaled)
+    pg = playground(tmp_path, baselines=())
+    assert list(pg.weighting.options) == list(WEIGHTINGS)
+    pg.weighting.value = "scaled"
+    assert pg.weighting_options.layout.display is None and pg.task_weights.layout.display == "none"
+    pg.weighting_options.value = "bogus=1"
+    pg.train_button.click()
+    assert "does not accept options {'bogus': 1.0}" in pg.message_text
+    pg.weighting_options.value = "scale=0.25"
+    assert pg.run()
+    assert pg.history.task_weights[-1] == {t: 0.25 for t in pg.history.task_names}
+    pg.weighting.value = "fixed"
+    pg.task_weights.value = "1, 0, 0.5, 2"
+    assert pg.run()
+    assert pg.history.task_weights[-1] == {"digit": 1.0, "parity": 0.0, "ge5": 0.5, "loops": 2.0}
+
+
+def test_synthetic_data_reports_W_recovery_and_widgets_follow_the_data(tmp_path):
+    pg = playground(tmp_path)
+    assert pg.structure.layout.display == "none" and pg.num_modules.max == 4
+    pg.data.value = "synthetic"
+    assert pg.structure.layout.display is None and pg.num_modules.max == 8
+    pg.num_modules.value = 3
+    pg.structure.value = "star"
+    assert pg.run()
+    assert pg.history.W_true == [[1, 0, 0], [1, 1, 0], [1, 0, 1]]
+    assert all(0.0 <= r["W_auc"] <= 1.0 for r in pg.result_rows)
+    pg.data.value = "mnist1d"
+    assert pg.num_modules.max == 3 and pg.num_modules.value == 3
+
+
+def test_runs_go_to_LAB_RUNS_and_config_round_trips(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_RUNS", str(tmp_path / "elsewhere"))
+    config = PlaygroundConfig(**{**SMALL, "baselines": ()}, strategy="attention", seed=3)
+    pg = CouplingPlayground(config)
+    assert pg.read_config() == config
+    assert pg.run() and pg.run_dirs[0].parent == tmp_path / "elsewhere"
+    assert pg.run_dirs[0].name.endswith("-digits-attention")
+
+
+def test_parsers_and_config_validation():
+    assert parse_floats(" 1, 0.5 ", "w") == (1.0, 0.5) and parse_floats("", "w") is None
+    assert parse_options("alpha=1.5; t=2") == (("alpha", 1.5), ("t", 2.0))
+    with pytest.raises(ValueError, match="name=number"):
+        parse_options("alpha")
+    with pytest.raises(ValueError, match="digits offers 2 to 4 modules"):
+        PlaygroundConfig(num_modules=5)
+    with pytest.raises(ValueError, match="unknown loss weighting"):
+        PlaygroundConfig(weighting="magic")
+    with pytest.raises(ValueError, match="unknown baseline"):
+        PlaygroundConfig(baselines=("nope",))
+    with pytest.raises(ValueError, match="epochs must be >= 1"):
+        PlaygroundConfig(epochs=0)
