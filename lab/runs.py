@@ -15,12 +15,24 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .coupling.system import CoupledSystem
 from .history import History, atomic_write_text
 
-RUNS_ROOT = Path(os.environ.get("LAB_RUNS", "runs"))
+_CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def runs_root(root: str | os.PathLike | None = None) -> Path:
+    """Where runs live: ``root`` if given, else ``$LAB_RUNS`` (read at call time), else the
+    checkout's ``runs/`` (so the CLI and notebooks share one folder), else ``./runs``."""
+    if root is not None:
+        return Path(root)
+    if os.environ.get("LAB_RUNS"):
+        return Path(os.environ["LAB_RUNS"])
+    if (_CHECKOUT / "pyproject.toml").is_file():
+        return _CHECKOUT / "runs"
+    return Path("runs")
 
 
 def new_run_dir(name: str, root: str | os.PathLike | None = None) -> Path:
     """A fresh folder ``<root>/<YYYYmmdd-HHMMSS>-<name>`` (a counter is added if it exists)."""
-    root = Path(root) if root is not None else RUNS_ROOT
+    root = runs_root(root)
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "run"
     base = root / f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}"
     path, k = base, 1
@@ -43,7 +55,7 @@ def save_run(run_dir: str | os.PathLike, system: CoupledSystem, history: History
 
 def list_runs(root: str | os.PathLike | None = None) -> list[Path]:
     """Run folders with a history, newest first."""
-    root = Path(root) if root is not None else RUNS_ROOT
+    root = runs_root(root)
     if not root.is_dir():
         return []
     return sorted((p for p in root.iterdir() if (p / "history.json").is_file()), key=lambda p: p.name, reverse=True)

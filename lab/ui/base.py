@@ -27,6 +27,7 @@ import ipywidgets as widgets
 import torch
 
 from .html import Level, message_html
+from ..runs import runs_root
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,8 @@ DESCRIPTION_STYLE = {"description_width": "120px"}
 
 
 def resolve_runs_root(root: str | os.PathLike | None = None) -> Path:
-    """Where runs are saved: ``root`` if given, else ``$LAB_RUNS`` (read now, not at import), else ``runs``."""
-    return Path(root) if root is not None else Path(os.environ.get("LAB_RUNS") or "runs")
+    """Where runs are saved: ``root`` if given, else ``$LAB_RUNS``, else the checkout's ``runs/``."""
+    return runs_root(root)
 
 
 def readable_error(err: BaseException) -> str:
