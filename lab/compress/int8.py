@@ -128,11 +128,12 @@ def pt2e_int8(model: nn.Module, calibration: Tensor, *, qat_data: MultiTaskData 
     example = calibration[:2]
     source = copy.deepcopy(model)
     batch = ({0: torch.export.Dim("batch", min=1)},)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*assigned during export")   # attention's recorded W
+        graph = torch.export.export(source.train(qat_data is not None), (example,), dynamic_shapes=batch).module()
     if qat_data is None:
-        graph = torch.export.export(source.eval(), (example,), dynamic_shapes=batch).module()
         prepared = prepare_pt2e(graph, _quantizer(is_qat=False))
     else:
-        graph = torch.export.export(source.train(), (example,), dynamic_shapes=batch).module()
         prepared = prepare_qat_pt2e(graph, _quantizer(is_qat=True))
     allow_exported_model_train_eval(prepared)
     with torch.no_grad():
