@@ -13,7 +13,9 @@ they must come last.
 
 Steps (``STEPS``): prune, channels, gradual, kmeans, fakequant, int8, distill, ensemble.
 Fine-tuning after prune/channels/kmeans uses ``RecipeOptions.finetune`` unless a step sets
-``epochs=``/``lr=``.
+``epochs=``/``lr=``. Fine-tuning retrains every free weight, so a step that fine-tunes after
+``kmeans`` or ``fakequant`` undoes their sharing/grid: put sharing and quantization after pruning
+(Deep Compression's order) or give the later step ``epochs=0``. (kmeans fine-tunes only centroids.)
 """
 from __future__ import annotations
 
