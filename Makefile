@@ -23,9 +23,14 @@ lab: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
-# Headless end-to-end run: train every coupling strategy and print the comparison table.
+# Headless end-to-end run: couple -> compress -> export. Trains every coupling strategy and prints
+# the comparison table (runs saved under runs/), then compresses the saved cross-stitch system and
+# the reference MLP step by step, exports both to ONNX (parity checked) and prints their tables.
 demo: $(STAMP)
-	$(PY) -m lab couple --data digits --compare
+	$(PY) -m lab couple --data digits --compare --save
+	$(PY) -m lab compress --run latest --strategy cross_stitch --recipe prune:0.8,kmeans:16,int8 \
+		--export runs/demo/cross_stitch.onnx
+	$(PY) -m lab compress --model mlp --recipe prune:0.9,kmeans:16,int8 --export runs/demo/mlp.onnx
 
 clean:
 	rm -rf runs .pytest_cache

@@ -42,6 +42,7 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=None, help="training epochs of the reference model")
     p.add_argument("--finetune-epochs", type=int, default=8, help="fine-tuning epochs after each step")
+    p.add_argument("--finetune-lr", type=float, default=5e-4, help="fine-tuning learning rate")
     p.add_argument("--limit", type=int, default=None, help="use a seeded subset of the digits")
     p.add_argument("--weights", type=_floats, default=(1.0, 1.0, 0.0),
                    help="objective weights flops,bytes[,latency] (f relative to the first row)")
@@ -97,7 +98,8 @@ def run(args) -> int:
     print(f"model: {args.model if not coupled else model.strategy} on digits (tasks {list(data.task_names)}), "
           "test metric " + ", ".join(f"{k} {100 * v:.2f}%" for k, v in test.items()))
     measure = MeasureConfig(latency=not args.no_latency, memory=not args.no_latency, threads=args.threads)
-    finetune = FitConfig(epochs=min(args.finetune_epochs, 2) if fast_mode() else args.finetune_epochs, lr=5e-4)
+    finetune = FitConfig(epochs=min(args.finetune_epochs, 2) if fast_mode() else args.finetune_epochs,
+                         lr=args.finetune_lr)
     options = RecipeOptions(finetune=finetune, measure=measure, seed=args.seed)
     result = run_recipe(model, args.recipe, data, options, keep_models=args.export is not None)
     print(f"\nrecipe {args.recipe} (sizes: real files on disk; ms: median at batch 1, {args.threads} thread(s); "

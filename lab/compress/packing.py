@@ -3,7 +3,8 @@
 A pruned, shared or quantized network still holds float32 tensors in memory, so ``torch.save`` of
 its state dict is as big as the dense model. This format stores what the weights really need:
 
-    file    = b"LABPACK1" | header length (uint32, little endian) | header (JSON) | payload
+    file    = b"LABPACK1" | header length (uint32, little endian) | header | payload
+              (header: zlib-compressed UTF-8 JSON)
     header  = {"format": "lab.packed/1", "tensors": [entry, ...]}
     entry   = {"name", "shape", "dtype", "pos": {...}, "val": {...}, "segments": [byte lengths]}
 
@@ -34,6 +35,7 @@ import math
 import os
 import struct
 import tempfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -253,7 +255,7 @@ def pack_state_dict(state: dict[str, Tensor]) -> tuple[bytes, dict[str, dict]]:
         entries.append(entry)
         payload.extend(segments)
         info[name] = {"pos": entry["pos"]["kind"], "val": entry["val"]["kind"], "bytes": sum(entry["segments"])}
-    header = json.dumps({"format": FORMAT, "tensors": entries}, separators=(",", ":")).encode()
+    header = zlib.compress(json.dumps({"format": FORMAT, "tensors": entries}, separators=(",", ":")).encode(), 9)
     return MAGIC + struct.pack("<I", len(header)) + header + b"".join(payload), info
 
 
@@ -279,7 +281,7 @@ def read_packed(path: str | os.PathLike) -> dict[str, Tensor]:
     if not data.startswith(MAGIC):
         raise ValueError(f"{path} is not a {FORMAT} file")
     (hlen,) = struct.unpack("<I", data[8:12])
-    header = json.loads(data[12:12 + hlen])
+    header = json.loads(zlib.decompress(data[12:12 + hlen]))
     offset, state = 12 + hlen, {}
     for e in header["tensors"]:
         segments = []
