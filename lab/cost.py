@@ -350,12 +350,13 @@ FAST_MEASURE = MeasureConfig(latency=False, memory=False)
 
 def measure(model: nn.Module, data: MultiTaskData | None = None, step: str = "model",
             config: MeasureConfig = MeasureConfig(), *, runtime: str = "torch", notes: Sequence[str] = (),
-            flops_fallback: int | None = None, extra: dict | None = None,
+            flops_fallback: tuple[int, int] | None = None, extra: dict | None = None,
             workdir: str | os.PathLike | None = None) -> Report:
     """Accuracy (when ``data`` is given) and every cost of ``model`` in one Report.
 
-    ``flops_fallback``: FLOPs to report when the counter sees none (torch.ao quantized kernels
-    are opaque to FlopCounterMode; they do the same multiply-adds in int8), noted in the report.
+    ``flops_fallback``: (dense, effective) FLOPs of the float model, reported when the counter
+    sees fewer (torch.ao quantized kernels are opaque to FlopCounterMode; they do the same
+    multiply-adds in int8); noted in the report.
     Files are written to ``workdir`` (a temporary folder by default, removed after).
     """
     notes = list(notes)
@@ -363,8 +364,8 @@ def measure(model: nn.Module, data: MultiTaskData | None = None, step: str = "mo
     x1 = example_input(model, data, 1)
     params, nonzeros = count_parameters(model)
     flops, effective = count_flops(model, x1)
-    if flops == 0 and flops_fallback:
-        flops, effective = flops_fallback, flops_fallback
+    if flops_fallback is not None and flops < flops_fallback[0]:
+        flops, effective = flops_fallback
         notes.append("FLOPs of the float model (the counter does not see quantized kernels)")
     with tempfile.TemporaryDirectory() if workdir is None else _existing(workdir) as d:
         saved = saved_size(model, d)

@@ -7,6 +7,7 @@ from bench import compress_latency, compress_preview, compress_table
 @pytest.mark.slow
 def test_compress_table_benchmark_runs(capsys):
     result = compress_table.main(["--quick"])
+    assert result["summary"]
     out = capsys.readouterr().out
     assert result["rows"] and "sparsity" in out and "reference MLP" in out
 

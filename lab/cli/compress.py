@@ -42,7 +42,7 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=None, help="training epochs of the reference model")
     p.add_argument("--finetune-epochs", type=int, default=8, help="fine-tuning epochs after each step")
-    p.add_argument("--finetune-lr", type=float, default=5e-4, help="fine-tuning learning rate")
+    p.add_argument("--finetune-lr", type=float, default=1e-3, help="fine-tuning learning rate")
     p.add_argument("--limit", type=int, default=None, help="use a seeded subset of the digits")
     p.add_argument("--weights", type=_floats, default=(1.0, 1.0, 0.0),
                    help="objective weights flops,bytes[,latency] (f relative to the first row)")

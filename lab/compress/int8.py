@@ -155,7 +155,7 @@ def quantize_int8(model: nn.Module, config: Int8Config, *, data: MultiTaskData |
     """An int8 copy of ``model`` and its Report. ``calibration``: inputs for static mode
     (default: the first ``calibration_size`` training inputs of ``data``)."""
     example = example_input(model, data, 2)
-    float_flops = count_flops(model, example[:1])[0]
+    float_flops = count_flops(model, example[:1])
     notes: list[str] = []
     if config.mode == "dynamic":
         if config.engine == "torch":

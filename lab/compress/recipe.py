@@ -44,7 +44,7 @@ from .structured import ChannelPruneConfig, prune_channels
 class RecipeOptions:
     """Defaults shared by the steps: fine-tuning after each step, measurement, seed."""
 
-    finetune: FitConfig = field(default_factory=lambda: FitConfig(epochs=8, lr=5e-4))
+    finetune: FitConfig = field(default_factory=lambda: FitConfig(epochs=8, lr=1e-3))
     measure: MeasureConfig = field(default_factory=MeasureConfig)
     seed: int = 0
 
@@ -121,9 +121,7 @@ def _channels(model, spec, data, options):
 
 def _gradual(model, spec, data, options):
     _check_options(spec, {"steps", "layer", "epochs", "lr"})
-    ft = _finetune(spec, options)
-    if "epochs" not in spec.options:
-        ft = replace(ft, epochs=max(1, ft.epochs // 2))
+    ft = _finetune(spec, options)          # epochs of fine-tuning after every pruning step
     cfg = GradualConfig(_num(spec, None, "final sparsity in [0, 1)"), steps=int(spec.options.get("steps", 4)),
                         scope="layer" if spec.options.get("layer") else "global", finetune=ft)
     return gradual_prune(model, cfg, data=data, measure_config=options.measure)
