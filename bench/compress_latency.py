@@ -6,7 +6,7 @@ table gives the median over rounds, so other load on the machine affects both si
 Ratios above 1 mean faster than eager fp32 torch; below 1, slower.
 
     .venv/bin/python -m bench.compress_latency               # without torch.compile
-    .venv/bin/python -m bench.compress_latency --compile     # + compiled fp32 and PT2E int8 (~1 min more)
+    .venv/bin/python -m bench.compress_latency --compile     # + torch.compile'd fp32 and PT2E int8 (freezing)
     .venv/bin/python -m bench.compress_latency --quick
 """
 from __future__ import annotations
@@ -36,10 +36,12 @@ def build_variants(model, data, workdir: Path, compile_: bool) -> dict:
     static, _ = quantize_int8(model, Int8Config("static"), data=data, measure_config=quiet)
     variants["PT2E int8 static (eager)"] = static
     if compile_:
+        # Inductor with freezing (weights constant-folded and prepacked; the int8 fusion patterns of
+        # X86InductorQuantizer are freezing passes), compiled separately for each batch size
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            variants["torch fp32 (compiled)"] = torch.compile(model)
-            variants["PT2E int8 static (compiled)"] = torch.compile(static)
+            variants["torch fp32 (compiled)"] = {b: _compiled(model, data, b) for b in BATCHES}
+            variants["PT2E int8 static (compiled)"] = {b: _compiled(static, data, b) for b in BATCHES}
     path = export_onnx(model, workdir / "mlp.onnx", data.test.x[:2]).path
     variants["ONNX Runtime fp32"] = ort_session(path)
     variants["ONNX Runtime int8 dynamic"] = ort_session(quantize_onnx(path, workdir / "dyn.onnx", "dynamic"))
@@ -48,7 +50,21 @@ def build_variants(model, data, workdir: Path, compile_: bool) -> dict:
     return variants
 
 
+BATCHES = (1, 256)
+
+
+def _compiled(model, data, batch: int):
+    import torch._inductor.config as inductor_config
+
+    compiled = torch.compile(model, dynamic=False)
+    with torch.no_grad(), inductor_config.patch(freezing=True):     # compiles on this first call
+        compiled(example_input(model, data, batch))
+    return compiled
+
+
 def timed(variant, x, repeats: int, warmup: int) -> float:
+    if isinstance(variant, dict):
+        variant = variant[x.shape[0]]
     if hasattr(variant, "get_inputs"):                 # an ONNX Runtime session
         return time_onnx(variant, x, repeats, warmup)
     return time_call(lambda: variant(x), repeats, warmup, threads=1)
@@ -65,6 +81,7 @@ def main(argv: list[str] | None = None) -> dict:
     model = train_reference("mlp", data, FitConfig(epochs=3 if args.quick else 40)).eval()
     rounds = 1 if args.quick else args.rounds
     plan = {1: (20, 5) if args.quick else (500, 100), 256: (5, 2) if args.quick else (100, 20)}
+    assert tuple(plan) == BATCHES
     with tempfile.TemporaryDirectory() as d:
         variants = build_variants(model, data, Path(d), args.compile)
         times = {(name, b): [] for name in variants for b in plan}

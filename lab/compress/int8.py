@@ -149,6 +149,23 @@ def pt2e_int8(model: nn.Module, calibration: Tensor, *, qat_data: MultiTaskData 
     return drop_unused_attributes(converted)
 
 
+class FrozenCompiled(nn.Module):
+    """``torch.compile`` with Inductor freezing on every call (compiles per input shape on first use):
+    freezing constant-folds and prepacks the weights, and X86InductorQuantizer's int8 fusions are
+    freezing passes, so without it the compiled graph keeps float math."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+        self.__dict__["compiled"] = torch.compile(model, dynamic=False)   # not a submodule: no second state
+
+    def forward(self, x: Tensor):
+        import torch._inductor.config as inductor_config
+
+        with inductor_config.patch(freezing=True):
+            return self.compiled(x)
+
+
 def quantize_int8(model: nn.Module, config: Int8Config, *, data: MultiTaskData | None = None,
                   calibration: Tensor | None = None,
                   measure_config: MeasureConfig = MeasureConfig()) -> tuple[nn.Module, Report]:
@@ -177,7 +194,7 @@ def quantize_int8(model: nn.Module, config: Int8Config, *, data: MultiTaskData |
                               finetune=config.finetune)
         runtime = "pt2e-int8"
         if config.compile:
-            quantized = torch.compile(quantized)
+            quantized = FrozenCompiled(quantized)
             runtime = "pt2e-int8-compiled"
         else:
             notes.append("eager PT2E graph: float math between quant/dequant pairs (compile for int8 kernels)")
