@@ -107,3 +107,19 @@ def test_cli_compress_prints_the_table_step_by_step(capsys, tmp_path):
 def test_cli_compress_reports_bad_input(capsys):
     assert main(["compress", "--recipe", "prune:2", "--limit", "100", "--epochs", "1"]) == 2
     assert "sparsity must lie in [0, 1)" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_mobilenet_v3_small_goes_through_every_step_that_applies():
+    from lab.models import build_model
+
+    model = build_model("mobilenet_v3_small", input_shape=(1, 8, 8)).eval()   # digits, resized to 32x32 RGB
+    options = RecipeOptions(finetune=FitConfig(epochs=0), measure=QUICK)
+    x = torch.rand(2, 1, 8, 8)
+    result = run_recipe(model, "channels:0.5,prune:0.5,fakequant:4,kmeans:4,int8:static", digits1(), options,
+                        keep_models=True)
+    assert result.model(x).shape == (2, 10)
+    sizes = [r.bytes for r in result.reports]
+    assert sizes[1] < sizes[0] / 2 and sizes[4] < sizes[1] / 4
+    dynamic = run_recipe(result.models[-2], "int8:dynamic", digits1(), options)     # its Linear classifier
+    assert dynamic.model(x).shape == (2, 10) and dynamic.reports[-1].runtime == "torch-int8-dynamic"

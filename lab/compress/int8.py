@@ -198,6 +198,9 @@ def quantize_int8(model: nn.Module, config: Int8Config, *, data: MultiTaskData |
             runtime = "pt2e-int8-compiled"
         else:
             notes.append("eager PT2E graph: float math between quant/dequant pairs (compile for int8 kernels)")
+    for attr in ("input_shape", "num_inputs"):          # what cost functions need to build an input
+        if hasattr(model, attr) and not hasattr(quantized, attr):
+            setattr(quantized, attr, getattr(model, attr))
     step = f"int8:{config.mode}" if config.mode != "dynamic" or config.engine == "torch" else "int8:dynamic:torchao"
     return quantized, measure(quantized, data, step, measure_config, runtime=runtime, notes=notes,
                               flops_fallback=float_flops)

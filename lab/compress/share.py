@@ -37,6 +37,7 @@ class KMeansConfig:
     init: Literal["linear", "k-means++"] = "linear"
     finetune: FitConfig | None = field(default_factory=lambda: FitConfig(epochs=3, lr=1e-4))
     seed: int = 0
+    max_fit_samples: int = 20_000      # larger layers: centroids fit on a seeded sample, every weight assigned
 
     def __post_init__(self) -> None:
         if int(self.clusters) != self.clusters or self.clusters < 2:
@@ -58,7 +59,8 @@ class SharedWeight(nn.Module):
         return self.codebook[self.index] * self.mask
 
 
-def kmeans_codebook(weight: Tensor, clusters: int, init: str = "linear", seed: int = 0) -> tuple[Tensor, Tensor, Tensor]:
+def kmeans_codebook(weight: Tensor, clusters: int, init: str = "linear", seed: int = 0,
+                    max_fit_samples: int = 20_000) -> tuple[Tensor, Tensor, Tensor]:
     """(codebook (k,), index (same shape as weight, int64), mask of non-zeros) for one tensor."""
     from sklearn.cluster import KMeans
 
@@ -72,7 +74,11 @@ def kmeans_codebook(weight: Tensor, clusters: int, init: str = "linear", seed: i
         km = KMeans(clusters, init=start, n_init=1, random_state=seed)
     else:
         km = KMeans(clusters, init="k-means++", n_init=1, random_state=seed)
-    labels = km.fit_predict(values)
+    fit_on = values
+    if len(values) > max_fit_samples:
+        fit_on = values[np.random.default_rng(seed).choice(len(values), max_fit_samples, replace=False)]
+    km.fit(fit_on)
+    labels = km.predict(values)
     codebook = torch.tensor(km.cluster_centers_.reshape(-1), dtype=weight.dtype)
     index = torch.zeros(w.shape, dtype=torch.long)
     index[mask] = torch.from_numpy(labels.astype(np.int64))
@@ -93,7 +99,8 @@ def share_weights_inplace(model: nn.Module, config: KMeansConfig, data: MultiTas
             raise ValueError(f"clusters={config.clusters} is more than the {nonzero} non-zero weights of "
                              f"layer {name!r}; use fewer clusters")
     for i, layer in enumerate(layers.values()):
-        codebook, index, mask = kmeans_codebook(layer.weight, config.clusters, config.init, config.seed + i)
+        codebook, index, mask = kmeans_codebook(layer.weight, config.clusters, config.init, config.seed + i,
+                                                config.max_fit_samples)
         parametrize.register_parametrization(layer, "weight", SharedWeight(codebook, index, mask))
     flags = {p: p.requires_grad for p in model.parameters()}
     try:
