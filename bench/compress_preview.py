@@ -28,8 +28,7 @@ def main(argv: list[str] | None = None) -> dict:
     before = torch.get_num_threads()
     try:
         for threads in (1, 2):
-            torch.set_num_threads(threads)
-            pv = Preview(model, data)
+            pv = Preview(model, data, threads=threads)
             pv(0.5, 4)                                         # warm-up
             times = [pv(*sliders[i % len(sliders)]).seconds * 1000 for i in range(calls)]
             pv.close()

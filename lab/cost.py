@@ -397,7 +397,7 @@ def _mean(metrics: dict[str, float]) -> float | None:
 
 # --- tables ------------------------------------------------------------------------------
 def report_row(report: Report, reference: Report | None = None, weights: CostWeights = CostWeights()) -> dict:
-    """One table row: accuracy in %, sizes in KB, FLOPs in k, latency in ms, f relative to the reference."""
+    """One table row: accuracy in %, sizes in KB, FLOPs in k, latency in µs, f relative to the reference."""
     ratio = (reference.bytes / report.bytes) if reference and reference.bytes and report.bytes else None
     return {
         "step": report.step,
@@ -408,7 +408,7 @@ def report_row(report: Report, reference: Report | None = None, weights: CostWei
         "x_smaller": ratio,
         "kFLOPs": None if report.flops is None else report.flops / 1000.0,
         "eff_kFLOPs": None if report.effective_flops is None else report.effective_flops / 1000.0,
-        "ms": report.latency_ms,
+        "us": None if report.latency_ms is None else 1000.0 * report.latency_ms,
         "peak_KB": None if report.peak_memory_bytes is None else report.peak_memory_bytes / KB,
         "runtime": report.runtime,
         "f": objective(report, weights, reference) if reference else None,

@@ -102,9 +102,12 @@ def run(args) -> int:
                          lr=args.finetune_lr)
     options = RecipeOptions(finetune=finetune, measure=measure, seed=args.seed)
     result = run_recipe(model, args.recipe, data, options, keep_models=args.export is not None)
-    print(f"\nrecipe {args.recipe} (sizes: real files on disk; ms: median at batch 1, {args.threads} thread(s); "
+    print(f"\nrecipe {args.recipe} (sizes: real files on disk; us: median microseconds at batch 1, {args.threads} thread(s); "
           f"f = {weights.flops:g}·C/C0 + {weights.bytes:g}·S/S0 + {weights.latency:g}·L/L0):")
     print(format_reports(result.reports, weights))
+    notes = [(r.step, n) for r in result.reports for n in r.notes]
+    if notes:
+        print("notes:\n" + "\n".join(f"  {step}: {note}" for step, note in notes))
     if args.export:
         _export(args, result, data, measure, weights)
     return 0

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import copy
 import logging
+from contextlib import contextmanager
 import warnings
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Iterator, Literal
 
 import torch
 from torch import Tensor, nn
@@ -64,6 +65,19 @@ class Int8Config:
             raise ValueError(f"calibration_size must be >= 1, got {self.calibration_size}")
 
 
+@contextmanager
+def _quiet_torchao_import() -> Iterator[None]:
+    """torchao's first import makes torch log a deprecation line about Enum registration
+    (torch/utils/_pytree.py, "register_constant() on Enum subclasses"); it is not ours to fix."""
+    logger = logging.getLogger("torch.utils._pytree")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _explain_once() -> None:
     global _explained
     if not _explained:
@@ -74,7 +88,7 @@ def _explain_once() -> None:
 def torch_dynamic_int8(model: nn.Module) -> nn.Module:
     """``torch.ao.quantization.quantize_dynamic`` on every nn.Linear (a copy), deprecation handled."""
     _explain_once()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _quiet_torchao_import():
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.ao")
         warnings.filterwarnings("ignore", message=r".*torch\.ao\.quantization is deprecated")
         warnings.filterwarnings("ignore", message=r".*quantized tensor creation functions.*deprecated")
@@ -85,7 +99,8 @@ def torch_dynamic_int8(model: nn.Module) -> nn.Module:
 
 def torchao_dynamic_int8(model: nn.Module) -> nn.Module:
     """torchao ``quantize_(model, Int8DynamicActivationInt8WeightConfig())`` on a copy."""
-    from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
+    with _quiet_torchao_import():
+        from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
 
     out = copy.deepcopy(model).eval()
     quantize_(out, Int8DynamicActivationInt8WeightConfig())
@@ -113,8 +128,9 @@ def drop_unused_attributes(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
 
 
 def _quantizer(is_qat: bool):
-    from torchao.quantization.pt2e.quantizer.x86_inductor_quantizer import (
-        X86InductorQuantizer, get_default_x86_inductor_quantization_config)
+    with _quiet_torchao_import():
+        from torchao.quantization.pt2e.quantizer.x86_inductor_quantizer import (
+            X86InductorQuantizer, get_default_x86_inductor_quantization_config)
 
     return X86InductorQuantizer().set_global(get_default_x86_inductor_quantization_config(is_qat=is_qat))
 
@@ -122,8 +138,9 @@ def _quantizer(is_qat: bool):
 def pt2e_int8(model: nn.Module, calibration: Tensor, *, qat_data: MultiTaskData | None = None,
               finetune: FitConfig | None = None, batch_size: int = 64) -> torch.fx.GraphModule:
     """Static int8 (or QAT when ``qat_data`` is given) through torchao PT2E and X86InductorQuantizer."""
-    from torchao.quantization.pt2e import allow_exported_model_train_eval
-    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e, prepare_qat_pt2e
+    with _quiet_torchao_import():
+        from torchao.quantization.pt2e import allow_exported_model_train_eval
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e, prepare_qat_pt2e
 
     example = calibration[:2]
     source = copy.deepcopy(model)
@@ -178,7 +195,9 @@ def quantize_int8(model: nn.Module, config: Int8Config, *, data: MultiTaskData |
         if config.engine == "torch":
             quantized = torch_dynamic_int8(model)
             runtime = "torch-int8-dynamic"
-            notes.append("torch.ao quantize_dynamic (deprecated; fastest int8 Linear on x86); Linear layers only")
+            notes.append("torch.ao quantize_dynamic: deprecated by torch but still the fastest int8 Linear on this "
+                         "x86 CPU (bench/compress_latency.py), so its DeprecationWarning is silenced; Linear "
+                         "layers only")
         else:
             quantized = torchao_dynamic_int8(model)
             runtime = "torchao-int8-dynamic"

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..cost import evaluate_model, saved_size, state_for_saving
+from ..cost import evaluate_model, fixed_threads, saved_size, state_for_saving
 from ..data.base import MultiTaskData
 from .fakequant import check_bits, fake_quantize_tensor
 from .packing import write_packed
@@ -45,7 +45,8 @@ class Preview:
     """Holds a working copy of ``model``; ``__call__(sparsity, bits)`` returns a PreviewResult."""
 
     def __init__(self, model: nn.Module, data: MultiTaskData, scope: str = "global",
-                 granularity: str = "channel", scheme: str = "symmetric"):
+                 granularity: str = "channel", scheme: str = "symmetric", threads: int = 1):
+        self.threads = threads       # 1 is fastest for this small model on a shared 2-core machine
         self.work = copy.deepcopy(model).eval()
         self.data = data
         self.scope, self.granularity, self.scheme = scope, granularity, scheme
@@ -54,8 +55,11 @@ class Preview:
         self._dir = tempfile.TemporaryDirectory(prefix="lab-preview-")
         self.dense_bytes = saved_size(model, self._dir.name, "dense.pt")
 
-    @torch.no_grad()
     def __call__(self, sparsity: float = 0.0, bits: int | None = None) -> PreviewResult:
+        with fixed_threads(self.threads), torch.no_grad():
+            return self._run(sparsity, bits)
+
+    def _run(self, sparsity: float, bits: int | None) -> PreviewResult:
         t0 = time.perf_counter()
         sparsity = check_sparsity(sparsity)
         if bits is not None:
