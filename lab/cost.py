@@ -245,6 +245,19 @@ def fixed_threads(threads: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+@contextmanager
+def eval_mode(model) -> Iterator[None]:
+    """Run the block with ``model`` in eval mode; its train/eval flag is restored after."""
+    was_training = getattr(model, "training", False)
+    if isinstance(model, nn.Module):
+        model.eval()
+    try:
+        yield
+    finally:
+        if isinstance(model, nn.Module) and was_training:
+            model.train()
+
+
 def time_call(fn: Callable[[], Any], repeats: int = 50, warmup: int = 10, threads: int = 1) -> float:
     """Median milliseconds of ``fn()`` over ``repeats`` calls after ``warmup`` calls, fixed threads."""
     if repeats < 1 or warmup < 0:
@@ -373,16 +386,22 @@ def measure(model: nn.Module, data: MultiTaskData | None = None, step: str = "mo
     latency = peak = None
     if config.latency or config.memory:
         xb = example_input(model, data, config.batch_size)
-        model.eval()
-        if config.latency:
-            latency = time_call(lambda: model(xb), config.repeats, config.warmup, config.threads)
-        if config.memory:
-            with fixed_threads(config.threads):
-                peak = peak_memory(model, xb)
+        with eval_mode(model):
+            latency, peak = _time_and_memory(model, xb, config)
     return Report(step=step, metric=_mean(metrics), metrics=metrics, params=params, nonzeros=nonzeros,
                   flops=flops, effective_flops=effective, saved_bytes=saved, packed_bytes=packed,
                   latency_ms=latency, latency_batch=config.batch_size, threads=config.threads,
                   peak_memory_bytes=peak, runtime=runtime, notes=tuple(notes), extra=dict(extra or {}))
+
+
+def _time_and_memory(model: nn.Module, xb: Tensor, config: MeasureConfig) -> tuple[float | None, int | None]:
+    latency = peak = None
+    if config.latency:
+        latency = time_call(lambda: model(xb), config.repeats, config.warmup, config.threads)
+    if config.memory:
+        with fixed_threads(config.threads):
+            peak = peak_memory(model, xb)
+    return latency, peak
 
 
 @contextmanager

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .cost import MeasureConfig, Report, count_flops, count_parameters, evaluate_model, example_input, task_outputs
+from .cost import MeasureConfig, Report, count_flops, count_parameters, eval_mode, evaluate_model, example_input
 from .data.base import MultiTaskData
 
 DEFAULT_ATOL = 1e-4   # max |torch - ORT| allowed for float models (measured ~1e-7 for the MLP)
@@ -61,8 +61,8 @@ def onnx_bytes(path: str | os.PathLike) -> int:
 
 
 def output_names_of(model: nn.Module, example: Tensor) -> tuple[str, ...]:
-    with torch.no_grad():
-        out = model.eval()(example)
+    with torch.no_grad(), eval_mode(model):
+        out = model(example)
     if isinstance(out, dict):
         return tuple(out)
     if isinstance(out, (tuple, list)):
@@ -82,11 +82,11 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, example: Tensor | Non
     for stale in onnx_files(path):
         stale.unlink(missing_ok=True)
     kwargs = {"opset_version": opset} if opset else {}
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), eval_mode(model):
         warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.onnx")
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx")
         warnings.filterwarnings("ignore", message=r".*assigned during export")   # attention's recorded W
-        program = torch.onnx.export(model.eval(), (example,), dynamo=True, input_names=[input_name],
+        program = torch.onnx.export(model, (example,), dynamo=True, input_names=[input_name],
                                     output_names=list(names),
                                     dynamic_shapes=({0: torch.export.Dim("batch", min=1)},),
                                     verbose=False, **kwargs)
@@ -125,8 +125,8 @@ def run_onnx(session, x: Tensor | np.ndarray) -> dict[str, np.ndarray]:
 def assert_parity(model: nn.Module, onnx_model, x: Tensor, atol: float = DEFAULT_ATOL) -> dict[str, float]:
     """Max |torch - ORT| per output on ``x``; raises OnnxParityError naming the worst output."""
     session = ort_session(onnx_model) if isinstance(onnx_model, (str, os.PathLike)) else onnx_model
-    with torch.no_grad():
-        ref = model.eval()(x)
+    with torch.no_grad(), eval_mode(model):
+        ref = model(x)
     ort_out = run_onnx(session, x)
     names = list(ort_out)
     if isinstance(ref, dict):

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from compress_helpers import QUICK, digits1, trained
-from lab.compress import (DistillConfig, EnsembleConfig, FitConfig, distill, ensemble, kd_loss, kl_to_teacher)
+from compress_helpers import QUICK, digits1
+from lab.compress import DistillConfig, EnsembleConfig, FitConfig, distill, ensemble, kd_loss
 from lab.coupling import SystemConfig, build_system
 from lab.cost import count_flops
 from lab.models import build_model

@@ -5,7 +5,6 @@ import torch
 
 from compress_helpers import QUICK, digits1, trained
 from lab.compress import FakeQuantConfig, Int8Config, PruneConfig, fake_quantize, fake_quantize_tensor, prune, quantize_int8
-from lab.compress.fakequant import fake_quantize_inplace
 from lab.coupling import SystemConfig, build_system
 from lab.cost import evaluate_model
 

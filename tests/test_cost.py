@@ -33,7 +33,9 @@ def test_report_bytes_are_the_sizes_of_the_files_written(tmp_path):
     model = trained("mlp")
     with torch.no_grad():
         model[1].weight[model[1].weight.abs() < 0.05] = 0
-    report = measure(model, digits1(), "pruned", QUICK, workdir=tmp_path)
+    model.train()
+    report = measure(model, digits1(), "pruned", MeasureConfig(repeats=3, warmup=1), workdir=tmp_path)
+    assert model.training                                              # the caller's mode is restored
     assert report.saved_bytes == os.path.getsize(tmp_path / "model.pt")
     assert report.packed_bytes == os.path.getsize(tmp_path / "model.lpk")
     assert report.bytes == report.packed_bytes < report.saved_bytes

@@ -1,13 +1,12 @@
 import os
 
-import numpy as np
 import pytest
 import torch
 
 from compress_helpers import QUICK, digits1, trained
 from lab.coupling import SystemConfig, build_system
 from lab.deploy import (OnnxParityError, assert_parity, check_onnx, deploy, export_onnx, onnx_bytes, ort_session,
-                        quantize_onnx, run_onnx)
+                        quantize_onnx)
 from lab.models import build_model
 
 
