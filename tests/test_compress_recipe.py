@@ -46,6 +46,11 @@ def test_a_step_that_does_not_apply_to_the_model_is_refused():
     conv_only.input_shape = (1, 8, 8)
     with pytest.raises(ValueError, match="does not apply to this model"):
         run_recipe(conv_only, "int8", None, OPTIONS)
+    norm_only = torch.nn.Sequential(torch.nn.BatchNorm2d(1))
+    norm_only.input_shape = (1, 8, 8)
+    for recipe in ("kmeans:4", "prune:0.5", "fakequant:4"):
+        with pytest.raises(ValueError, match="does not apply"):
+            run_recipe(norm_only, recipe, None, OPTIONS)
 
 
 def test_steps_compose_in_any_order_with_one_report_each():

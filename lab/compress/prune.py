@@ -89,7 +89,7 @@ def prunable_weights(model: nn.Module, include_coupling: bool = False) -> dict[s
         names = {id(p): n for n, p in model.named_parameters()}
         out.update({names[i]: p for i, p in ((id(p), p) for p in model.parameters()) if i in coupling})
     if not out:
-        raise ValueError(f"{type(model).__name__} has no Linear or Conv weights to prune")
+        raise ValueError(f"{type(model).__name__} has no Linear or Conv weights, so this step does not apply to it")
     return out
 
 

@@ -93,6 +93,8 @@ def shareable_layers(model: nn.Module) -> dict[str, nn.Module]:
 def share_weights_inplace(model: nn.Module, config: KMeansConfig, data: MultiTaskData | None = None) -> dict[str, Tensor]:
     """Cluster every layer, fine-tune the centroids if configured, bake; returns the codebooks."""
     layers = shareable_layers(model)
+    if not layers:
+        raise ValueError(f"{type(model).__name__} has no Linear or Conv weights, so k-means sharing does not apply")
     for name, layer in layers.items():
         nonzero = int(torch.count_nonzero(layer.weight))
         if config.clusters > nonzero:
