@@ -30,9 +30,14 @@ chromium:
 	@test -x /usr/bin/chromium || [ "$$LAB_SKIP_BROWSER" = "1" ] || { \
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
-# Headless end-to-end run: train every coupling strategy and print the comparison table.
+# Headless end-to-end run: couple -> compress -> export. Trains every coupling strategy and prints
+# the comparison table (runs saved under runs/), then compresses the saved cross-stitch system and
+# the reference MLP step by step, exports both to ONNX (parity checked) and prints their tables.
 demo: $(STAMP)
-	$(PY) -m lab couple --data digits --compare
+	$(PY) -m lab couple --data digits --compare --save
+	$(PY) -m lab compress --run latest --strategy cross_stitch --recipe prune:0.8,kmeans:16,int8 \
+		--export runs/demo/cross_stitch.onnx
+	$(PY) -m lab compress --model mlp --recipe prune:0.9,kmeans:16,int8 --export runs/demo/mlp.onnx
 
 clean:
 	rm -rf runs .pytest_cache

@@ -1,5 +1,4 @@
 """Every notebook runs top to bottom headless in fast mode (LAB_FAST=1)."""
-import os
 from pathlib import Path
 
 import nbformat

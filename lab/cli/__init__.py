@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import couple
+from . import compress, couple
 
-COMMANDS = [couple]
+COMMANDS = [couple, compress]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,130 @@
+"""``python -m lab compress``: train (or load) a model, run a compression recipe, print the table.
+
+    python -m lab compress --model mlp --recipe prune:0.9,kmeans:16,int8
+    python -m lab compress --model lenet --recipe channels:0.5,fakequant:4 --export out/lenet.onnx
+    python -m lab compress --run latest --strategy cross_stitch --recipe prune:0.7,int8:static
+    python -m lab compress --model mlp --recipe recipe.yaml --weights 1,1,0.5
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+from ..compress.fit import FitConfig
+from ..compress.recipe import STEPS, RecipeOptions, describe_steps, run_recipe
+from ..compress.reference import REFERENCE_FIT, digit_data, train_reference
+from ..cost import CostWeights, MeasureConfig, evaluate_model, format_reports
+from ..models import MODELS
+from ..settings import fast_mode
+
+MODEL_CHOICES = list(MODELS) + ["coupled"]
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("compress", help="compress a model with a recipe and print the cost table",
+                       description="Train a reference model on the digits (or load a coupled run), apply a "
+                                   "compression recipe step by step and print accuracy and costs.\nSteps:\n"
+                                   + describe_steps(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="mlp", choices=MODEL_CHOICES,
+                   help="reference network, or 'coupled' to train a CoupledSystem on all digit tasks")
+    p.add_argument("--recipe", default="prune:0.9,kmeans:16,int8",
+                   help="comma-separated steps (e.g. prune:0.9,kmeans:16,int8) or a .yaml/.json file")
+    p.add_argument("--run", default=None, help="compress a saved coupled run: its folder, or 'latest'")
+    p.add_argument("--strategy", default="cross_stitch", help="coupling for --model coupled / --run latest")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=None, help="training epochs of the reference model")
+    p.add_argument("--finetune-epochs", type=int, default=8, help="fine-tuning epochs after each step")
+    p.add_argument("--finetune-lr", type=float, default=1e-3, help="fine-tuning learning rate")
+    p.add_argument("--limit", type=int, default=None, help="use a seeded subset of the digits")
+    p.add_argument("--weights", type=_floats, default=(1.0, 1.0, 0.0),
+                   help="objective weights flops,bytes[,latency] (f relative to the first row)")
+    p.add_argument("--threads", type=int, default=1, help="threads for latency measurements")
+    p.add_argument("--no-latency", action="store_true", help="skip latency and memory measurements")
+    p.add_argument("--export", default=None, help="export the last float model to this .onnx file and run "
+                                                  "ONNX Runtime (parity check, int8 file when the recipe has int8)")
+    p.set_defaults(func=run)
+
+
+def _coupled(args, data):
+    from ..compare import run_strategy
+    from ..coupling.system import SystemConfig
+    from ..runs import RUNS_ROOT, list_runs, load_run
+    from ..train import TrainConfig
+
+    if args.run is not None:
+        if args.run == "latest":
+            runs = [r for r in list_runs(RUNS_ROOT) if r.name.endswith(f"-{args.strategy}")]
+            if not runs:
+                raise ValueError(f"no saved {args.strategy} run under {RUNS_ROOT}/; "
+                                 f"run `python -m lab couple --strategy {args.strategy} --save` first")
+            run_dir = runs[0]
+        else:
+            run_dir = Path(args.run)
+        system, _ = load_run(run_dir)
+        if system is None:
+            raise ValueError(f"{run_dir} has no checkpoint.pt")
+        print(f"loaded {system.strategy} system from {run_dir}")
+        return system
+    epochs = args.epochs or (3 if fast_mode() else 20)
+    result = run_strategy(data, SystemConfig(strategy=args.strategy, widths=(64, 64), seed=args.seed),
+                          TrainConfig(epochs=epochs, seed=args.seed))
+    print(f"trained {args.strategy} system for {epochs} epochs")
+    return result.system
+
+
+def run(args) -> int:
+    from ..data import load_digits_tasks
+
+    if len(args.weights) not in (2, 3):
+        raise ValueError(f"--weights takes flops,bytes or flops,bytes,latency; got {args.weights}")
+    weights = CostWeights(*args.weights)
+    coupled = args.model == "coupled" or args.run is not None
+    if coupled:
+        data = load_digits_tasks(seed=args.seed, limit=args.limit)
+        model = _coupled(args, data)
+    else:
+        data = digit_data(args.seed, args.limit)
+        fit = REFERENCE_FIT if args.epochs is None else replace(REFERENCE_FIT, epochs=args.epochs)
+        model = train_reference(args.model, data, fit, args.seed)
+    test = evaluate_model(model, data.test, data.tasks)
+    print(f"model: {args.model if not coupled else model.strategy} on digits (tasks {list(data.task_names)}), "
+          "test metric " + ", ".join(f"{k} {100 * v:.2f}%" for k, v in test.items()))
+    measure = MeasureConfig(latency=not args.no_latency, memory=not args.no_latency, threads=args.threads)
+    finetune = FitConfig(epochs=min(args.finetune_epochs, 2) if fast_mode() else args.finetune_epochs,
+                         lr=args.finetune_lr)
+    options = RecipeOptions(finetune=finetune, measure=measure, seed=args.seed)
+    result = run_recipe(model, args.recipe, data, options, keep_models=args.export is not None)
+    print(f"\nrecipe {args.recipe} (sizes: real files on disk; us: median microseconds at batch 1, {args.threads} thread(s); "
+          f"f = {weights.flops:g}·C/C0 + {weights.bytes:g}·S/S0 + {weights.latency:g}·L/L0):")
+    print(format_reports(result.reports, weights))
+    notes = [(r.step, n) for r in result.reports for n in r.notes]
+    if notes:
+        print("notes:\n" + "\n".join(f"  {step}: {note}" for step, note in notes))
+    if args.export:
+        _export(args, result, data, measure, weights)
+    return 0
+
+
+def _export(args, result, data, measure, weights) -> None:
+    from ..compress.recipe import parse_recipe
+    from ..deploy import deploy
+
+    specs = parse_recipe(args.recipe)
+    last_float = result.models[-1]
+    modes: tuple[str, ...] = ()
+    if STEPS[specs[-1].name].terminal:
+        last_float = result.models[-2]
+        modes = ("dynamic",) if (specs[-1].value or "dynamic") == "dynamic" else ("static",)
+    reports = deploy(last_float, args.export, data, quantize=modes, config=measure)
+    diffs = reports[0].extra["max_abs_diff"]
+    print(f"\nexported {args.export} (onnx.checker passed; ONNX Runtime vs torch max abs diff "
+          + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()) + f" <= {reports[0].extra['atol']:g})")
+    print(format_reports([result.reports[0]] + reports, weights))

@@ -1,0 +1,45 @@
+"""Compression for the edge: one module per technique, each ``(model, config) -> (model, Report)``.
+
+=================  ==========================================  =========================
+module             entry function                              config
+=================  ==========================================  =========================
+``prune``          ``prune`` (unstructured, layer/global)      ``PruneConfig``
+``structured``     ``prune_channels`` (Torch-Pruning)          ``ChannelPruneConfig``
+``gradual``        ``gradual_prune`` (Zhu & Gupta)             ``GradualConfig``
+``sensitivity``    ``sensitivity_scan`` (analysis, no model)   ``SensitivityConfig``
+``fakequant``      ``fake_quantize`` (2-16 bits)               ``FakeQuantConfig``
+``int8``           ``quantize_int8`` (dynamic/static/QAT)      ``Int8Config``
+``share``          ``share_weights`` (k-means)                 ``KMeansConfig``
+``distill``        ``distill`` (Hinton KD)                     ``DistillConfig``
+``ensemble``       ``ensemble`` (averaging)                    ``EnsembleConfig``
+``recipe``         ``run_recipe`` (any order)                  ``RecipeOptions``
+``preview``        ``Preview`` (fast slider preview)           -
+=================  ==========================================  =========================
+
+Entry functions take data and measurement settings as keyword arguments; the cost model and the
+``Report`` type live in :mod:`lab.cost`, the packed on-disk format in :mod:`lab.compress.packing`.
+"""
+from .distill import DistillConfig, distill, kd_loss, kl_to_teacher
+from .ensemble import AveragingEnsemble, EnsembleConfig, ensemble
+from .fakequant import FakeQuantConfig, fake_quantize, fake_quantize_tensor
+from .fit import FitConfig, fit
+from .gradual import GradualConfig, gradual_prune, sparsity_schedule
+from .int8 import Int8Config, quantize_int8
+from .packing import read_packed, write_packed
+from .preview import Preview, PreviewResult, preview
+from .prune import PruneConfig, global_magnitude_masks, layer_sparsity, magnitude_mask, prune
+from .recipe import STEPS, RecipeOptions, RecipeResult, parse_recipe, run_recipe
+from .reference import digit_data, train_reference
+from .sensitivity import SensitivityConfig, SensitivityResult, sensitivity_scan
+from .share import KMeansConfig, share_weights
+from .structured import ChannelPruneConfig, prune_channels
+
+__all__ = [
+    "AveragingEnsemble", "ChannelPruneConfig", "DistillConfig", "EnsembleConfig", "FakeQuantConfig", "FitConfig",
+    "GradualConfig", "Int8Config", "KMeansConfig", "Preview", "PreviewResult", "PruneConfig", "RecipeOptions",
+    "RecipeResult", "STEPS", "SensitivityConfig", "SensitivityResult", "digit_data", "distill", "ensemble",
+    "fake_quantize", "fake_quantize_tensor", "fit", "global_magnitude_masks", "gradual_prune", "kd_loss",
+    "kl_to_teacher", "layer_sparsity", "magnitude_mask", "parse_recipe", "preview", "prune", "prune_channels",
+    "quantize_int8", "read_packed", "run_recipe", "sensitivity_scan", "share_weights", "sparsity_schedule",
+    "train_reference", "write_packed",
+]

@@ -1,0 +1,98 @@
+"""Train any network on a dataset's tasks: reference models, fine-tuning, QAT, distillation.
+
+``lab.train.train`` trains a ``CoupledSystem`` with its W bookkeeping; compression needs a plainer
+loop that also takes single-task networks (tensor output) and custom losses. Seeding follows
+``lab.train``: ``torch.random.fork_rng`` + a seeded ``torch.Generator`` for the batch order, so
+the same seed gives the same weights.
+
+    model = build_model("mlp")
+    fit(model, data, FitConfig(epochs=30, lr=1e-3, seed=0))
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Literal
+
+import torch
+from torch import Tensor, nn
+
+from ..cost import task_outputs
+from ..data.base import MultiTaskData
+from ..metrics import task_loss
+
+# loss(model, x, y) -> {"loss": total, ...parts}; the default sums the task losses
+LossFn = Callable[[nn.Module, Tensor, dict[str, Tensor]], dict[str, Tensor]]
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Optimisation settings for ``fit`` (Adam or SGD with momentum)."""
+
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-3
+    optimizer: Literal["adam", "sgd"] = "adam"
+    weight_decay: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 0:
+            raise ValueError(f"epochs must be >= 0, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be a positive number, got {self.lr}")
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+
+
+def task_losses(model: nn.Module, x: Tensor, y: dict[str, Tensor], data: MultiTaskData) -> dict[str, Tensor]:
+    """{"loss": sum over tasks, task: loss} for the tasks the model predicts."""
+    out = task_outputs(model(x), data.tasks)
+    parts = {t.name: task_loss(t, out[t.name], y[t.name]) for t in data.tasks if t.name in out}
+    if not parts:
+        raise ValueError(f"the model predicts none of the data's tasks {list(data.task_names)}")
+    return {"loss": sum(parts.values()), **parts}
+
+
+def fit(model: nn.Module, data: MultiTaskData, config: FitConfig = FitConfig(), *,
+        loss: LossFn | None = None, params: list[nn.Parameter] | None = None,
+        after_step: Callable[[nn.Module], None] | None = None) -> list[float]:
+    """Train ``model`` in place on ``data.train``; returns the mean loss of every epoch.
+
+    ``params``: what the optimiser updates (default: every parameter that requires grad).
+    ``after_step(model)`` runs after every optimiser step (e.g. to re-apply a constraint).
+    """
+    loss_fn = loss or (lambda m, xb, yb: task_losses(m, xb, yb, data))
+    x, y = data.train.x, data.train.y
+    n = len(x)
+    curve: list[float] = []
+    if config.epochs == 0:
+        return curve
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        gen = torch.Generator().manual_seed(config.seed)
+        trainable = params if params is not None else [p for p in model.parameters() if p.requires_grad]
+        if config.optimizer == "adam":
+            opt = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
+        else:
+            opt = torch.optim.SGD(trainable, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
+        model.train()
+        for _ in range(config.epochs):
+            perm = torch.randperm(n, generator=gen)
+            total = 0.0
+            for i in range(0, n, config.batch_size):
+                idx = perm[i:i + config.batch_size]
+                opt.zero_grad(set_to_none=True)
+                value = loss_fn(model, x[idx], {k: v[idx] for k, v in y.items()})["loss"]
+                if not torch.isfinite(value):
+                    raise ValueError(f"non-finite loss {value.item()} while fitting; lower the learning rate")
+                value.backward()
+                opt.step()
+                if after_step is not None:
+                    after_step(model)
+                total += value.item() * len(idx)
+            curve.append(total / n)
+    model.eval()
+    return curve
