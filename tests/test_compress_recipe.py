@@ -128,3 +128,18 @@ def test_mobilenet_v3_small_goes_through_every_step_that_applies():
     assert sizes[1] < sizes[0] / 2 and sizes[4] < sizes[1] / 4
     dynamic = run_recipe(result.models[-2], "int8:dynamic", digits1(), options)     # its Linear classifier
     assert dynamic.model(x).shape == (2, 10) and dynamic.reports[-1].runtime == "torch-int8-dynamic"
+
+
+def test_cli_compresses_the_latest_saved_coupled_run(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_RUNS", str(tmp_path))
+    assert main(["compress", "--run", "latest", "--no-latency"]) == 2
+    assert f"no saved cross_stitch run under {tmp_path}" in capsys.readouterr().err
+    assert main(["couple", "--data", "digits", "--limit", "300", "--widths", "16,16", "--epochs", "1", "--save"]) == 0
+    assert main(["couple", "--data", "synthetic", "--epochs", "1", "--save"]) == 0   # newest run: wrong tasks
+    assert main(["compress", "--run", "latest", "--limit", "300", "--recipe", "prune:0.5", "--no-latency"]) == 2
+    assert "takes systems trained on the digits tasks" in capsys.readouterr().err
+    digits_run = sorted(p for p in tmp_path.iterdir() if "digits" in p.name)[0]
+    code = main(["compress", "--run", str(digits_run), "--limit", "300", "--recipe", "prune:0.5",
+                 "--finetune-epochs", "1", "--no-latency"])
+    out = capsys.readouterr().out
+    assert code == 0 and f"loaded cross_stitch system from {digits_run}" in out and "prune:0.5 " in out

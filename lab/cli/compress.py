@@ -56,14 +56,14 @@ def add_parser(sub) -> None:
 def _coupled(args, data):
     from ..compare import run_strategy
     from ..coupling.system import SystemConfig
-    from ..runs import RUNS_ROOT, list_runs, load_run
+    from ..runs import list_runs, load_run, runs_root
     from ..train import TrainConfig
 
     if args.run is not None:
         if args.run == "latest":
-            runs = [r for r in list_runs(RUNS_ROOT) if r.name.endswith(f"-{args.strategy}")]
+            runs = [r for r in list_runs() if r.name.endswith(f"-{args.strategy}")]
             if not runs:
-                raise ValueError(f"no saved {args.strategy} run under {RUNS_ROOT}/; "
+                raise ValueError(f"no saved {args.strategy} run under {runs_root()}/; "
                                  f"run `python -m lab couple --strategy {args.strategy} --save` first")
             run_dir = runs[0]
         else:
@@ -71,6 +71,9 @@ def _coupled(args, data):
         system, _ = load_run(run_dir)
         if system is None:
             raise ValueError(f"{run_dir} has no checkpoint.pt")
+        if system.tasks != data.tasks or system.input_shape != tuple(data.input_shape):
+            raise ValueError(f"{run_dir} holds a system for tasks {list(system.task_names)} with inputs "
+                             f"{system.input_shape}; compress --run takes systems trained on the digits tasks")
         print(f"loaded {system.strategy} system from {run_dir}")
         return system
     epochs = args.epochs or (3 if fast_mode() else 20)
