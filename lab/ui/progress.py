@@ -11,7 +11,8 @@ class ProgressUpdates(Callback):
 
     ``epochs``: the planned epochs; ``max_steps``: a step cap (None = none) that shortens the bar.
     Step updates are throttled to the panel's ``update_interval``. ``history`` is the run's
-    History once training has started (it keeps the finished epochs when Stop ends the run).
+    History once training has started (it keeps the finished epochs when Stop ends the run);
+    it is also put in ``panel.live_history`` so tests and notebooks can watch a run in progress.
     """
 
     def __init__(self, panel: TrainingPanel, label: str, epochs: int, max_steps: int | None = None):
@@ -22,6 +23,7 @@ class ProgressUpdates(Callback):
     def on_train_start(self, system, history):
         self.history = history
         p = self.panel
+        p.live_history = history
         p.progress.value, p.progress.bar_style = 0, "info"
         p.status.value = f"training {self.label}: epoch 0/{self.epochs}"
 

@@ -76,7 +76,10 @@ def parse_modules(text: str) -> str | tuple[int, ...]:
     text = text.strip().lower()
     if text in ("", "all"):
         return "all"
-    values = parse_floats(text, "attacked modules")
+    try:
+        values = parse_floats(text, "attacked modules")
+    except ValueError:
+        values = None
     if values is None or any(v != int(v) or v < 0 for v in values):
         raise ValueError(f"attacked modules: 'all' or module numbers >= 0 separated by commas (e.g. 0, 2), "
                          f"got {text!r}")
@@ -241,9 +244,10 @@ class RobustnessPanel(TrainingPanel):
 
     After training: ``systems``/``histories`` (per strategy, in the order trained),
     ``clean`` (test metric per task without attack), ``data``, ``trained_config``,
-    ``run_dirs``; ``curves`` the robust metrics of the current attack settings
-    ({strategy: {eps: {task: metric}}}); ``result_rows`` the table at the slider's eps;
-    ``evaluations`` counts attacked evaluations (cached radii do not count).
+    ``run_dirs``; ``live_history`` the History of the run in progress; ``curves`` the robust
+    metrics of the current attack settings ({strategy: {eps: {task: metric}}}); ``result_rows``
+    the table at the slider's eps; ``evaluations`` counts attacked evaluations of a system at
+    one radius (cached radii do not count).
     """
 
     title = "Robustness"
@@ -298,6 +302,7 @@ class RobustnessPanel(TrainingPanel):
         self.histories: dict[str, History] = {}
         self.clean: dict[str, dict[str, float]] = {}
         self.run_dirs: dict[str, Any] = {}
+        self.live_history: History | None = None
         self.result_rows: list[dict[str, Any]] = []
         self.evaluations = 0
         self._cache: dict[tuple, dict[str, dict[float, dict[str, float]]]] = {}
@@ -476,10 +481,9 @@ class RobustnessPanel(TrainingPanel):
             curve = self._cache.setdefault(key, {}).setdefault(strategy, {})
             system, seed = self.systems[strategy], self.trained_config.seed
             for eps in sorted(map(_key, radii)):
-                if eps not in curve:
-                    curve[eps] = (dict(self.clean[strategy]) if eps == 0 else
-                                  robust_accuracy(system, self.data.test, self._attack(key, eps), seed=seed))
-                    self.evaluations += eps != 0
+                if eps not in curve:           # eps 0 is measured too: it must equal the clean metric
+                    curve[eps] = robust_accuracy(system, self.data.test, self._attack(key, eps), seed=seed)
+                    self.evaluations += 1
             return dict(curve)
 
     @property

@@ -197,7 +197,8 @@ class TransferPanel(TrainingPanel):
 
     After training: ``source`` (:class:`SourceSystem`), ``result`` (the latest TransferResult),
     ``results`` (every adaptation so far, with its config), ``before_after_rows``,
-    ``summary_rows``, ``run_dirs``; ``W_view`` shows W before/after for learned couplings.
+    ``summary_rows``, ``run_dirs``, ``live_history`` (the run in progress: source training or
+    adaptation); ``W_view`` shows W before/after for learned couplings.
     """
 
     title = "Transfer"
@@ -248,6 +249,7 @@ class TransferPanel(TrainingPanel):
         self.before_after_rows: list[dict[str, Any]] = []
         self.summary_rows: list[dict[str, Any]] = []
         self.run_dirs: list = []
+        self.live_history: History | None = None
         self._sources: dict[str, SourceSystem] = {}
         self._data_cache: dict[str, MultiTaskData] = {}
 
