@@ -66,6 +66,11 @@ class FigureView:
                     fw.layout.title.text = title
             return True
 
+    def snapshot(self) -> go.Figure | None:
+        """The figure shown now as a plain ``go.Figure`` (for ``.show()`` in a static notebook), or None."""
+        with self._lock:
+            return go.Figure(self.figure.to_dict()) if self.figure is not None else None
+
     def clear(self, text: str = "") -> None:
         """Remove the figure and show ``text`` (HTML) instead."""
         with self._lock:

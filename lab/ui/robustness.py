@@ -28,10 +28,9 @@ import threading
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
-import plotly.graph_objects as go
 import torch
 
 from ..adversarial import ATTACK_KINDS, AdversarialTraining, Attack, input_range, robust_accuracy
@@ -49,6 +48,9 @@ from .figure_view import FigureView
 from .html import html_table
 from .playground import DATA_CHOICES, parse_floats
 from .progress import ProgressUpdates
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 DEFAULT_STRATEGIES: tuple[str, ...] = ("independent", "cross_stitch", "attention")
 ADVERSARIAL_CHOICES: tuple[str, ...] = ("off",) + ATTACK_KINDS
@@ -200,6 +202,19 @@ class RobustnessConfig:
         """The radii measured right after training: 0 .. eps_max in equal steps, plus ``eps``."""
         return sorted(set(_grid(self.eps_max, self.grid_points)) | {_key(self.eps)})
 
+    @classmethod
+    def defaults(cls, data: str = "digits", fast: bool | None = None, **overrides) -> "RobustnessConfig":
+        """The panel's defaults for ``data`` (its attack radius, slider end and attacked modules) and for
+        ``LAB_FAST`` (a small data subset and 5 epochs; ``fast`` None reads the environment)."""
+        if data not in ROBUST_DATA:
+            raise ValueError(f"unknown data {data!r}; choose from {list(ROBUST_DATA)}")
+        d = ROBUST_DATA[data]
+        fast = fast_mode() if fast is None else fast
+        base = dict(data=data, eps=d.eps, eps_max=d.eps_max, modules=parse_modules(d.modules), small_data=fast)
+        if fast:
+            base["epochs"] = 5
+        return cls(**{**base, **overrides})
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["strategies"] = list(self.strategies)
@@ -255,9 +270,7 @@ class RobustnessPanel(TrainingPanel):
     def __init__(self, config: RobustnessConfig | None = None, *, runs_root=None, update_interval: float = 0.25,
                  num_threads: int | None = 1):
         super().__init__(runs_root=runs_root, update_interval=update_interval, num_threads=num_threads)
-        if config is None:
-            fast = fast_mode()
-            config = RobustnessConfig(epochs=3 if fast else 20, small_data=fast)
+        config = config or RobustnessConfig.defaults()
         s = DESCRIPTION_STYLE
         wide = lambda: widgets.Layout(width="330px")  # noqa: E731  (one Layout per widget)
         self.data_choice = widgets.Dropdown(options=[(c.label, k) for k, c in ROBUST_DATA.items()],
@@ -557,7 +570,6 @@ class RobustnessPanel(TrainingPanel):
         """The table at the slider's eps as plain text (for print)."""
         return format_table(self.result_rows)
 
-    def figure(self):
+    def figure(self) -> "go.Figure | None":
         """The current robust-accuracy figure as a plain ``go.Figure`` (for ``.show()`` in a static notebook)."""
-        fw = self.figure_view.figure
-        return go.Figure(fw.to_dict()) if fw is not None else None
+        return self.figure_view.snapshot()

@@ -164,6 +164,14 @@ class TransferPanelConfig:
         return repr((sorted(self.data_kwargs().items()), self.system_config().to_dict(),
                      self.source_train_config().to_dict()))
 
+    @classmethod
+    def defaults(cls, fast: bool | None = None, **overrides) -> "TransferPanelConfig":
+        """The panel's defaults; with ``LAB_FAST`` (``fast`` None reads the environment) a small data subset,
+        5 source epochs and 2 adaptation epochs."""
+        fast = fast_mode() if fast is None else fast
+        base = dict(source_epochs=5, epochs=2, small_data=True) if fast else {}
+        return cls(**{**base, **overrides})
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -206,9 +214,7 @@ class TransferPanel(TrainingPanel):
     def __init__(self, config: TransferPanelConfig | None = None, *, robustness: "RobustnessPanel | None" = None,
                  runs_root=None, update_interval: float = 0.25, num_threads: int | None = 1):
         super().__init__(runs_root=runs_root, update_interval=update_interval, num_threads=num_threads)
-        if config is None:
-            fast = fast_mode()
-            config = TransferPanelConfig(source_epochs=4 if fast else 20, epochs=2 if fast else 5, small_data=fast)
+        config = config or TransferPanelConfig.defaults()
         self.robustness = robustness
         s = DESCRIPTION_STYLE
         wide = lambda: widgets.Layout(width="330px")  # noqa: E731  (one Layout per widget)
@@ -434,6 +440,10 @@ class TransferPanel(TrainingPanel):
                                                   f"adaptation to {target.name}{what}"))
         else:
             self.W_view.clear(f"{config.strategy} has a fixed W: adaptation cannot change it")
+
+    def W_figure(self):
+        """W before/after of the latest adaptation as a plain ``go.Figure`` (None for a fixed W)."""
+        return self.W_view.snapshot()
 
     def results_text(self) -> str:
         """The before/after table as plain text (for print)."""
