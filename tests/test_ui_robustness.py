@@ -90,7 +90,8 @@ def test_eps_slider_reevaluates_without_retraining_and_caches(trained):
     for s, m in rp.systems.items():
         torch.testing.assert_close(m.state_dict(), params[s], rtol=0, atol=0)
         assert len(rp.histories[s].step_loss) == steps[s]
-    with pytest.raises(ValueError, match=r"eps \(attack radius\) must be a finite number >= 0 \(in input units\), got -0.1"):
+    with pytest.raises(ValueError, match=re.escape("eps (attack radius) must be a finite number >= 0 (in input units), "
+                                                   "got -0.1")):
         rp.evaluate(-0.1)
     rp.eps.value = 0.1
 
@@ -192,7 +193,8 @@ def test_attack_before_training_and_negative_eps_are_explained(tmp_path):
         rp.evaluate()
     rp.eps.value = 0.15                                   # moving the slider before training does nothing
     assert rp.evaluations == 0 and rp.message_text == ""
-    with pytest.raises(ValueError, match=r"eps \(attack radius\) must be a finite number >= 0 \(in input units\), got -0.1"):
+    with pytest.raises(ValueError, match=re.escape("eps (attack radius) must be a finite number >= 0 (in input units), "
+                                                   "got -0.1")):
         RobustnessConfig(eps=-0.1)
     rp.eps_max.value = 0.0
     assert "The largest eps must be a number > 0" in rp.message_text

@@ -155,7 +155,8 @@ class PlaygroundConfig:
         if not math.isfinite(self.lr) or self.lr <= 0:
             raise ValueError(f"learning rate must be a positive number, got {self.lr}")
         if self.adversarial not in ADVERSARIAL_CHOICES:
-            raise ValueError(f"adversarial training must be one of {list(ADVERSARIAL_CHOICES)}, got {self.adversarial!r}")
+            raise ValueError(f"adversarial training must be one of {list(ADVERSARIAL_CHOICES)}, "
+                             f"got {self.adversarial!r}")
         self.adversarial_training(None)   # Attack and AdversarialTraining check eps and ratio
         self.system_config()   # SystemConfig and TrainConfig check the rest
         self.train_config()

@@ -143,7 +143,8 @@ class RobustnessConfig:
         if not math.isfinite(self.lr) or self.lr <= 0:
             raise ValueError(f"learning rate must be a positive number, got {self.lr}")
         if self.adversarial not in ADVERSARIAL_CHOICES:
-            raise ValueError(f"adversarial training must be one of {list(ADVERSARIAL_CHOICES)}, got {self.adversarial!r}")
+            raise ValueError(f"adversarial training must be one of {list(ADVERSARIAL_CHOICES)}, "
+                             f"got {self.adversarial!r}")
         _check_eps(self.eps, "eps (attack radius)")
         if _check_eps(self.eps_max, "the slider's largest eps") <= 0:
             raise ValueError(f"the slider's largest eps must be > 0, got {self.eps_max}")

@@ -428,8 +428,8 @@ class TransferPanel(TrainingPanel):
                    f"{result.total_parameters:,} parameters trainable, {len(result.history.step_loss)} steps on "
                    f"{n_train} target training examples; test {metric}, source = the unshifted digits")
         self.before_after_table.value = html_table(rows, highlight=[len(rows) - 1], caption=caption)
-        self.summary_rows = [{"strategy": c.strategy, "source": s.label.split(" (")[0], "shift": f"{c.shift}={c.amount:g}",
-                              **{k: v for k, v in r.summary().items()}} for c, s, r in self.results]
+        self.summary_rows = [{"strategy": c.strategy, "source": s.label.split(" (")[0],
+                              "shift": f"{c.shift}={c.amount:g}", **r.summary()} for c, s, r in self.results]
         self.summary_table.value = html_table(self.summary_rows, highlight=[len(self.summary_rows) - 1])
         if result.system.coupling_parameters():
             x = target.test.x
