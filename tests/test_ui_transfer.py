@@ -134,6 +134,24 @@ def test_stop_during_adaptation_keeps_the_history(tmp_path):
     assert History.load(tp.run_dirs[-1] / "history.json").stopped and tp.before_after_rows
 
 
+def test_stop_while_training_the_source_skips_adaptation_and_does_not_cache_it(tmp_path):
+    tp = panel(tmp_path, source_epochs=300)
+    tp.train_button.click()
+    wait_for(lambda: tp.live_history is not None and tp.live_history.num_epochs >= 1)
+    tp.stop_button.click()
+    assert tp.wait(60) and tp.error is None, tp.message_text
+    h = tp.source.history
+    assert h.stopped and 1 <= h.num_epochs < 300 and tp.result is None
+    assert tp.status.value == (f"stopped while training the source ({h.num_epochs}/300 epochs, saved); "
+                               "adaptation skipped")
+    assert History.load(tp.run_dirs[0] / "history.json").stopped
+    first = tp.source
+    tp.train_button.click()                               # same settings: a stopped source is trained again
+    wait_for(lambda: tp.live_history is not h and tp.live_history is not None)
+    tp.stop_button.click()
+    assert tp.wait(60) and tp.source is not first and len(tp.run_dirs) == 2
+
+
 @pytest.mark.parametrize("widget, value, reason", [
     ("strategy", "independent", "transfer mode 'coupling' trains only W, but the 'independent' strategy has no "
                                 "coupling parameters"),
