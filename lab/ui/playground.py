@@ -318,11 +318,13 @@ class CouplingPlayground(TrainingPanel):
                                               style=s, layout=wide())
         self.baselines = widgets.SelectMultiple(options=list(COUPLINGS), description="baselines", rows=len(COUPLINGS),
                                                 style=s, layout=wide())
-        self.adversarial = widgets.Dropdown(options=list(ADVERSARIAL_CHOICES), description="adversarial training",
+        self.adversarial = widgets.Dropdown(options=list(ADVERSARIAL_CHOICES), description="adv. training",
+                                            tooltip="train with adversarial examples (off, FGSM or PGD)",
                                             style=s, layout=wide())
         self.adv_eps = widgets.FloatText(description="attack eps", style=s, layout=wide(),
                                          tooltip="L-infinity radius in input units (digits: pixels in [0, 1])")
-        self.adv_ratio = widgets.FloatSlider(min=0, max=1, step=0.05, description="adversarial share", style=s,
+        self.adv_ratio = widgets.FloatSlider(min=0, max=1, step=0.05, description="adv. share",
+                                             tooltip="share of every batch replaced by adversarial examples", style=s,
                                              layout=wide(), continuous_update=False)
         self.data.observe(self._on_data_change, names="value")
         self.weighting.observe(lambda _: self._sync_visibility(), names="value")

@@ -292,10 +292,12 @@ class RobustnessPanel(TrainingPanel):
                                     style=s, layout=wide())
         self.eps_max = widgets.FloatText(description="largest eps", style=s, layout=wide(),
                                          tooltip="the eps slider's end (input units)")
-        self.adversarial = widgets.Dropdown(options=list(ADVERSARIAL_CHOICES), description="adversarial training",
+        self.adversarial = widgets.Dropdown(options=list(ADVERSARIAL_CHOICES), description="adv. training",
+                                            tooltip="train with adversarial examples (off, FGSM or PGD)",
                                             style=s, layout=wide())
         self.adv_eps = widgets.FloatText(description="training eps", style=s, layout=wide())
-        self.adv_ratio = widgets.FloatSlider(min=0, max=1, step=0.05, description="adversarial share", style=s,
+        self.adv_ratio = widgets.FloatSlider(min=0, max=1, step=0.05, description="adv. share",
+                                             tooltip="share of every batch replaced by adversarial examples", style=s,
                                              layout=wide(), continuous_update=False)
         self.eps = widgets.FloatSlider(min=0.0, max=1.0, step=0.005, description="attack eps", style=s,
                                        readout_format=".3f", continuous_update=False,

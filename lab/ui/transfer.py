@@ -377,7 +377,6 @@ class TransferPanel(TrainingPanel):
 
     def _adapt(self, config: TransferPanelConfig, data: MultiTaskData, source: SourceSystem | None,
                stop: threading.Event) -> None:
-        self.W_view.clear("adapting...")
         if source is None:
             source = self._train_source(config, data, stop)
         self.source = source
@@ -435,6 +434,8 @@ class TransferPanel(TrainingPanel):
             x = target.test.x
             before, after = coupling_on(source.system, x), coupling_on(result.system, x)
             what = " (batch mean on the target test inputs)" if config.strategy == "attention" else ""
+            if config.mode in ("heads", "modules"):
+                what += "; W's parameters are frozen in this mode"
             self.W_view.show(W_before_after(before, after, list(target.task_names),
                                             title=f"W of {config.strategy} before and after '{config.mode}' "
                                                   f"adaptation to {target.name}{what}"))
