@@ -185,15 +185,20 @@ def transfer(system: CoupledSystem, target: MultiTaskData, mode: str = "coupling
     ids = {id(p) for p in trainable}
     was = [(p, p.requires_grad) for p in adapted.parameters()]
     before = _metrics(system, target, source)
-    stop = stop or threading.Event()
-    cbs = list(callbacks)
-    if max_steps is not None:
-        cbs.append(FunctionCallback(on_step=lambda info: stop.set() if info.global_step >= max_steps else None))
+    # Our own event: the step cap halts training without setting the caller's ``stop``.
+    halt = threading.Event()
+
+    def check_halt(info) -> None:
+        if (stop is not None and stop.is_set()) or (max_steps is not None and info.global_step >= max_steps):
+            halt.set()
+
+    cbs = list(callbacks) + [FunctionCallback(on_step=check_halt)]
     try:
         for p in adapted.parameters():
             p.requires_grad_(id(p) in ids)
         history = train(adapted, _subset(target, limit, train_config.seed), train_config, weighting=weighting,
-                        callbacks=cbs, stop=stop, progress=progress)
+                        callbacks=cbs, stop=halt, progress=progress)
+        history.stopped = stop is not None and stop.is_set()   # a reached step cap is not a Stop
     finally:
         for p, flag in was:
             p.requires_grad_(flag)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from compress_helpers import QUICK, digits1, trained
+from compress_helpers import digits1, trained
 from lab.compress import huffman
 from lab.compress.packing import read_packed, write_packed
 from lab.cost import (CostWeights, MeasureConfig, Report, count_flops, count_parameters, measure, objective,

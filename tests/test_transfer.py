@@ -55,7 +55,7 @@ def test_transfer_reports_before_and_after_on_both_domains(trained, target, digi
 
 def test_transfer_budget_in_steps_and_examples(trained, target):
     result = transfer(trained, target, "heads", TransferConfig(epochs=10, max_steps=3, limit=50, batch_size=16))
-    assert len(result.history.step_loss) == 3 and result.history.stopped
+    assert len(result.history.step_loss) == 3 and not result.history.stopped  # a budget, not a Stop
     assert "source" not in result.after
     full = transfer(trained, target, "heads", TransferConfig(epochs=1, limit=50, batch_size=16))
     assert len(full.history.step_loss) == 4          # ceil(50 / 16)
@@ -107,3 +107,19 @@ def test_cli_transfer_errors(capsys):
     assert main(["couple", "--strategy", "independent", "--transfer-to", "noise:0.2", "--transfer-mode",
                  "coupling"]) == 2
     assert "['independent'] have no coupling parameters" in capsys.readouterr().err
+
+
+def test_step_cap_does_not_set_the_callers_stop_event():
+    import threading
+
+    from lab.coupling import SystemConfig, build_system
+    from lab.data import load_digits_tasks, shift_domain
+    from lab.transfer import TransferConfig, transfer
+
+    data = load_digits_tasks(seed=0, limit=200)
+    system = build_system(data, SystemConfig(strategy="cross_stitch", widths=(8, 8)))
+    stop = threading.Event()
+    result = transfer(system, shift_domain(data, "rotation", 30), "coupling", TransferConfig(epochs=3, max_steps=2),
+                      stop=stop)
+    assert not stop.is_set() and not result.history.stopped
+    assert len(result.history.step_loss) == 2

@@ -178,3 +178,27 @@ def test_parsers_and_config_validation():
         PlaygroundConfig(baselines=("nope",))
     with pytest.raises(ValueError, match="epochs must be >= 1"):
         PlaygroundConfig(epochs=0)
+
+
+def test_adversarial_training_options_reach_training_and_are_saved(tmp_path):
+    pg = playground(tmp_path)
+    assert pg.adversarial.value == "off" and pg.adv_eps.layout.display == "none"     # off by default
+    assert pg.run() and "adversarial" not in pg.history.config
+    assert "robust" not in pg.result_rows[0]
+    pg.adversarial.value = "fgsm"
+    assert pg.adv_eps.layout.display is None and pg.adv_ratio.layout.display is None
+    pg.adv_eps.value, pg.adv_ratio.value = 0.05, 0.5
+    assert pg.run(), pg.message_text
+    expected = {"attack": {"kind": "fgsm", "eps": 0.05, "step_size": None, "steps": 10, "random_start": False,
+                           "modules": "all", "clamp": [0.0, 1.0]}, "ratio": 0.5}
+    assert pg.history.config["adversarial"] == expected                              # yours ...
+    assert pg.results[1].history.config["adversarial"] == expected                  # ... and the baseline's
+    assert all(0.0 <= r["robust"] <= 1.0 for r in pg.result_rows)
+    assert pg.result_rows[0]["robust"] == pytest.approx(
+        np.mean(list(pg.history.extra["robust_metric"]["metric"].values())))
+    config = json.loads((pg.run_dirs[0] / "config.json").read_text())["playground"]
+    assert (config["adversarial"], config["adv_eps"], config["adv_ratio"]) == ("fgsm", 0.05, 0.5)
+    assert pg.read_config() == PlaygroundConfig(**{**SMALL, "adversarial": "fgsm", "adv_eps": 0.05})
+    pg.adv_eps.value = -0.1
+    pg.train_button.click()
+    assert "adversarial eps must be a finite number >= 0" in pg.message_text and not pg.running

@@ -151,3 +151,31 @@ def test_views_refuse_bad_shapes():
     with pytest.raises(ValueError, match="labels"):
         viz.W_heatmaps(np.eye(3), labels=["x"])
     assert isinstance(viz.W_heatmaps(np.stack([np.eye(2), np.eye(2)])), go.Figure)
+
+
+def test_robustness_curves_lines_markers_and_bars():
+    curves = {"independent": {0.0: {"a": 1.0, "b": 0.8}, 0.1: {"a": 0.5, "b": 0.3}},
+              "cross_stitch": {0.0: {"a": 0.9, "b": 0.9}, 0.1: {"a": 0.6, "b": 0.2}, 0.05: {"a": 0.7, "b": 0.7}}}
+    fig = viz.robustness_curves(curves, eps=0.1)
+    lines, markers, bars = fig.data[:2], fig.data[2:4], fig.data[4:]
+    assert [t.name for t in lines] == ["independent", "cross_stitch"]
+    assert list(lines[1].x) == [0.0, 0.05, 0.1] and list(lines[1].y) == pytest.approx([0.9, 0.7, 0.4])
+    assert [list(t.x) for t in markers] == [[0.1], [0.1]] and list(markers[0].y) == pytest.approx([0.4])
+    assert [t.type for t in bars] == ["bar", "bar"] and list(bars[1].y) == [0.6, 0.2] and list(bars[1].x) == ["a", "b"]
+    assert fig.layout.meta == {"eps": 0.1}
+    missing = viz.robustness_curves(curves, eps=0.05)            # independent was not measured there: no marker
+    assert list(missing.data[2].y) == [None]
+    with pytest.raises(ValueError, match="at least one eps"):
+        viz.robustness_curves({"independent": {}})
+
+
+def test_W_before_after_rows_and_change():
+    before = [np.eye(3), np.eye(3)]
+    after = [np.eye(3) + 0.1, np.eye(3) - 0.2]
+    fig = viz.W_before_after(before, after, labels=["x", "y", "z"])
+    assert [t.name for t in fig.data] == ["before stage 1", "before stage 2", "after stage 1", "after stage 2",
+                                          "change stage 1", "change stage 2"]
+    np.testing.assert_allclose(np.asarray(fig.data[5].z), -0.2 * np.ones((3, 3)))
+    assert fig.data[0].zmax == fig.data[2].zmax                # before and after share a colour scale
+    with pytest.raises(ValueError, match="same stages and shapes"):
+        viz.W_before_after(before, after[:1])

@@ -3,6 +3,8 @@
 * :class:`CouplingPlayground` - choose data, modules and coupling, train (in a thread), watch W live,
   compare with baselines trained with the same budget;
 * :class:`WInspector` - load saved runs, scrub epochs, heatmap or graph, two runs side by side;
+* :class:`RobustnessPanel` - train strategies once, then an eps slider attacks them (robust accuracy per strategy);
+* :class:`TransferPanel` - adapt a trained system to a shifted domain per transfer mode, before/after table and W;
 * :class:`TrainingPanel` - the base of training panels (Train/Stop, progress, status, messages, thread).
 
 Tests drive them without a browser: set widget ``.value``s, call ``.click()``, read the state.
@@ -11,6 +13,10 @@ from .base import TrainingPanel, Throttle, readable_error, resolve_runs_root
 from .figure_view import FigureView
 from .inspector import WInspector
 from .playground import DATA_CHOICES, CouplingPlayground, PlaygroundConfig, parse_floats, parse_options
+from .progress import ProgressUpdates
+from .robustness import ROBUST_DATA, RobustnessConfig, RobustnessPanel, parse_modules
+from .transfer import TransferPanel, TransferPanelConfig
 
-__all__ = ["DATA_CHOICES", "CouplingPlayground", "FigureView", "PlaygroundConfig", "Throttle", "TrainingPanel",
-           "WInspector", "parse_floats", "parse_options", "readable_error", "resolve_runs_root"]
+__all__ = ["DATA_CHOICES", "ROBUST_DATA", "CouplingPlayground", "FigureView", "PlaygroundConfig", "ProgressUpdates",
+           "RobustnessConfig", "RobustnessPanel", "Throttle", "TrainingPanel", "TransferPanel", "TransferPanelConfig",
+           "WInspector", "parse_floats", "parse_modules", "parse_options", "readable_error", "resolve_runs_root"]

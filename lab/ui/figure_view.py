@@ -46,9 +46,10 @@ class FigureView:
                         old.update(new.to_plotly_json(), overwrite=True)
                     fw.layout = fig.layout
             else:
-                fw = go.FigureWidget(go.Figure(data=fig.data, layout=fig.layout))   # FigureWidget has no frames
+                old, fw = fw, go.FigureWidget(go.Figure(data=fig.data, layout=fig.layout))   # no frames
                 self.figure = fw
                 self.box.children = (fw,)
+                _close(old)
             return fw
 
     def restyle(self, values: list[dict], title: str | None = None) -> bool:
@@ -66,8 +67,21 @@ class FigureView:
                     fw.layout.title.text = title
             return True
 
+    def snapshot(self) -> go.Figure | None:
+        """The figure shown now as a plain ``go.Figure`` (for ``.show()`` in a static notebook), or None."""
+        with self._lock:
+            return go.Figure(self.figure.to_dict()) if self.figure is not None else None
+
     def clear(self, text: str = "") -> None:
         """Remove the figure and show ``text`` (HTML) instead."""
         with self._lock:
-            self.figure = None
+            old, self.figure = self.figure, None
             self.box.children = (widgets.HTML(f"<i>{text}</i>"),) if text else ()
+            _close(old)
+
+
+def _close(fw: go.FigureWidget | None) -> None:
+    """Close a replaced FigureWidget: each open one holds ~5 MB of state (plotly.js) in the kernel and the
+    browser, and would be saved with the notebook."""
+    if fw is not None:
+        fw.close()

@@ -8,6 +8,9 @@ and compare with baselines trained with the same budget.
     pg.history, pg.result_rows     # the History of your run, the results table as rows
 
 The widgets build a :class:`PlaygroundConfig` (validated, saved with every run).
+Adversarial training (off by default: ``pg.adversarial.value = "fgsm"``, ``adv_eps``,
+``adv_ratio``) applies to your run and the baselines; the table then adds each one's
+robust test metric under that attack.
 Every run - yours and each baseline - is saved under ``runs/<timestamp>-<data>-<strategy>/``
 (``$LAB_RUNS`` moves it); your run is checkpointed after every epoch, so a kernel
 restart loses nothing.
@@ -23,6 +26,7 @@ from typing import Any, get_args, get_type_hints
 import ipywidgets as widgets
 import numpy as np
 
+from ..adversarial import ATTACK_KINDS, AdversarialTraining, Attack, input_range, robust_accuracy
 from ..checkpoint import CheckpointCallback
 from ..compare import StrategyResult, run_strategy
 from ..coupling import BLOCKS, COUPLINGS, SystemConfig, build_system
@@ -58,6 +62,7 @@ DATA_CHOICES: dict[str, DataChoice] = {
     "synthetic": DataChoice("synthetic tasks with a known W*", None, 8, 2000, 600),
 }
 DEFAULT_BASELINES: tuple[str, ...] = ("independent", "pipeline", "ensemble", "shared")
+ADVERSARIAL_CHOICES: tuple[str, ...] = ("off",) + ATTACK_KINDS
 
 
 def parse_floats(text: str, what: str) -> tuple[float, ...] | None:
@@ -95,6 +100,9 @@ class PlaygroundConfig:
     ``w_init`` = (self, others) initial W; ``task_weights``: lambda per task for the
     ``fixed`` weighting; ``weighting_options``: keyword arguments of other weightings;
     ``baselines``: strategies trained after yours with the same data, seed and budget;
+    ``adversarial``: "off" or the attack (fgsm/pgd) of adversarial training - ``adv_ratio`` of
+    every batch is replaced by examples attacked with radius ``adv_eps`` (input units, inputs
+    clamped to their range), for your run and the baselines alike;
     ``small_data``: a seeded subset of the data (``LAB_FAST``).
     """
 
@@ -114,6 +122,9 @@ class PlaygroundConfig:
     task_weights: tuple[float, ...] | None = None
     weighting_options: tuple[tuple[str, float], ...] = ()
     baselines: tuple[str, ...] = DEFAULT_BASELINES
+    adversarial: str = "off"
+    adv_eps: float = 0.1
+    adv_ratio: float = 0.5
     seed: int = 0
     small_data: bool = False
 
@@ -143,6 +154,10 @@ class PlaygroundConfig:
                 raise ValueError(f"task weights must be finite and >= 0, got {list(self.task_weights)}")
         if not math.isfinite(self.lr) or self.lr <= 0:
             raise ValueError(f"learning rate must be a positive number, got {self.lr}")
+        if self.adversarial not in ADVERSARIAL_CHOICES:
+            raise ValueError(f"adversarial training must be one of {list(ADVERSARIAL_CHOICES)}, "
+                             f"got {self.adversarial!r}")
+        self.adversarial_training(None)   # Attack and AdversarialTraining check eps and ratio
         self.system_config()   # SystemConfig and TrainConfig check the rest
         self.train_config()
 
@@ -183,6 +198,15 @@ class PlaygroundConfig:
                 raise ValueError(f"the fixed weighting takes its lambdas in 'task weights', not options {options}")
             return make_weighting("fixed", weights=self.task_weights)
         return make_weighting(self.weighting, **options)  # ValueError names bad options
+
+    def adversarial_training(self, data: MultiTaskData | None) -> AdversarialTraining | None:
+        """None when off; else the adversarial training (inputs clamped to ``data``'s range)."""
+        if self.adversarial == "off":
+            return None
+        if not (isinstance(self.adv_eps, (int, float)) and math.isfinite(self.adv_eps) and self.adv_eps >= 0):
+            raise ValueError(f"adversarial eps must be a finite number >= 0 (input units), got {self.adv_eps}")
+        attack = Attack(self.adversarial, eps=self.adv_eps, clamp=input_range(data) if data is not None else None)
+        return AdversarialTraining(attack, self.adv_ratio)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -294,8 +318,17 @@ class CouplingPlayground(TrainingPanel):
                                               style=s, layout=wide())
         self.baselines = widgets.SelectMultiple(options=list(COUPLINGS), description="baselines", rows=len(COUPLINGS),
                                                 style=s, layout=wide())
+        self.adversarial = widgets.Dropdown(options=list(ADVERSARIAL_CHOICES), description="adv. training",
+                                            tooltip="train with adversarial examples (off, FGSM or PGD)",
+                                            style=s, layout=wide())
+        self.adv_eps = widgets.FloatText(description="attack eps", style=s, layout=wide(),
+                                         tooltip="L-infinity radius in input units (digits: pixels in [0, 1])")
+        self.adv_ratio = widgets.FloatSlider(min=0, max=1, step=0.05, description="adv. share",
+                                             tooltip="share of every batch replaced by adversarial examples", style=s,
+                                             layout=wide(), continuous_update=False)
         self.data.observe(self._on_data_change, names="value")
         self.weighting.observe(lambda _: self._sync_visibility(), names="value")
+        self.adversarial.observe(lambda _: self._sync_visibility(), names="value")
         self.set_config(config)
 
         self.W_view = FigureView(css_class="lab-W-view", placeholder="W appears here when training starts")
@@ -318,7 +351,7 @@ class CouplingPlayground(TrainingPanel):
             column("coupling and optimiser", self.strategy, self.w_self, self.w_other, self.optimizer, self.lr,
                    self.epochs, self.batch_size, self.seed),
             column("loss and baselines", self.weighting, self.task_weights, self.weighting_options,
-                   self.baselines),
+                   self.baselines, self.adversarial, self.adv_eps, self.adv_ratio),
         ])
         header = widgets.HTML("<h3 style='margin:4px 0'>Coupling playground</h3>"
                               "Choose data, modules and a coupling, press <b>Train</b>; W and the losses update "
@@ -345,6 +378,8 @@ class CouplingPlayground(TrainingPanel):
         self.task_weights.value = ", ".join(f"{w:g}" for w in config.task_weights or ())
         self.weighting_options.value = ", ".join(f"{k}={v:g}" for k, v in config.weighting_options)
         self.baselines.value = tuple(b for b in config.baselines if b in COUPLINGS)
+        self.adversarial.value, self.adv_eps.value, self.adv_ratio.value = (config.adversarial, config.adv_eps,
+                                                                            config.adv_ratio)
         self._sync_visibility()
 
     def read_config(self) -> PlaygroundConfig:
@@ -357,7 +392,9 @@ class CouplingPlayground(TrainingPanel):
             epochs=self.epochs.value, batch_size=self.batch_size.value, weighting=weighting,
             task_weights=parse_floats(self.task_weights.value, "task weights") if weighting == "fixed" else None,
             weighting_options=parse_options(self.weighting_options.value) if weighting not in ("equal", "fixed")
-            else (), baselines=tuple(self.baselines.value), seed=self.seed.value, small_data=self.small_data)
+            else (), baselines=tuple(self.baselines.value), adversarial=self.adversarial.value,
+            adv_eps=self.adv_eps.value, adv_ratio=self.adv_ratio.value, seed=self.seed.value,
+            small_data=self.small_data)
 
     def _on_data_change(self, change=None) -> None:
         choice = DATA_CHOICES[self.data.value]
@@ -371,6 +408,8 @@ class CouplingPlayground(TrainingPanel):
         show(self.structure, self.data.value == "synthetic")
         show(self.task_weights, self.weighting.value == "fixed")
         show(self.weighting_options, self.weighting.value not in ("equal", "fixed"))
+        show(self.adv_eps, self.adversarial.value != "off")
+        show(self.adv_ratio, self.adversarial.value != "off")
 
     # --- training ----------------------------------------------------------------------------------------
     def _load(self, config: PlaygroundConfig) -> MultiTaskData:
@@ -385,6 +424,7 @@ class CouplingPlayground(TrainingPanel):
         for strategy in config.strategies():    # fail now, with the reason, not halfway through
             build_system(data, config.system_config(strategy))
         config.make_weighting()
+        config.adversarial_training(data)
         return partial(self._train_all, config, data)
 
     def _show_W(self, system, history: History, title: str) -> None:
@@ -404,6 +444,7 @@ class CouplingPlayground(TrainingPanel):
         self.results_table.value = "<i>training...</i>"
         strategies = config.strategies()
         baselines = len(strategies) - 1
+        adversarial = config.adversarial_training(data)
         for k, strategy in enumerate(strategies):
             if stop.is_set():
                 break
@@ -415,11 +456,15 @@ class CouplingPlayground(TrainingPanel):
                 callbacks.append(CheckpointCallback(run_dir))   # a kernel restart loses nothing
             try:
                 result = run_strategy(data, config.system_config(strategy), config.train_config(),
-                                      weighting=config.make_weighting(), callbacks=callbacks, stop=stop)
+                                      weighting=config.make_weighting(), callbacks=callbacks, stop=stop,
+                                      adversarial=adversarial)
             except NonFiniteLossError as err:      # keep the epochs that finished, then report
                 err.history.save(run_dir / "history.json")
                 raise
             result.history.extra["playground"] = config.to_dict()
+            if adversarial is not None:     # robust test metric under the training attack
+                robust = robust_accuracy(result.system, data.test, adversarial.attack, seed=config.seed)
+                result.history.extra["robust_metric"] = {"attack": adversarial.attack.to_dict(), "metric": robust}
             save_run(run_dir, result.system, result.history,
                      config={**result.history.config, "playground": config.to_dict(),
                              "role": "yours" if main else "baseline"})
@@ -445,6 +490,9 @@ class CouplingPlayground(TrainingPanel):
                    "epochs": f"{r.history.num_epochs}/{config.epochs}"}
             row.update({t: base[t] for t in data.task_names})
             row["mean"] = base["mean"]
+            robust = r.history.extra.get("robust_metric")
+            if robust is not None:
+                row["robust"] = sum(robust["metric"].values()) / len(robust["metric"])
             if "W_auc" in base:
                 row["W_auc"] = base["W_auc"]
             row.update(params=base["params"], train_s=base["train_s"])
@@ -454,7 +502,10 @@ class CouplingPlayground(TrainingPanel):
         caption = (f"test {'/'.join(metrics)} per task on {data.name} ({len(data.train)} training examples), "
                    f"same seed {config.seed}, {config.epochs} epochs, widths {[config.width] * config.stages}, "
                    f"{config.weighting} weighting" + ("; W_auc: recovery of W* (1 = perfect)"
-                                                      if data.W_true is not None else ""))
+                                                      if data.W_true is not None else "")
+                   + (f"; adversarially trained ({config.adversarial} eps {config.adv_eps:g}, share "
+                      f"{config.adv_ratio:g}), robust: mean {'/'.join(metrics)} under that attack"
+                      if config.adversarial != "off" else ""))
         self.results_table.value = html_table(rows, highlight=[0], caption=caption)
 
     def results_text(self) -> str:
