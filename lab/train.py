@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from .coupling.system import CoupledSystem
 from .data.base import MultiTaskData
 from .history import History
+from .validation import check_optimiser_settings
 from .metrics import evaluate, task_loss, task_metric
 from .weighting import Fixed, Weighting
 
@@ -50,16 +51,7 @@ class TrainConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr must be a positive number, got {self.lr}")
-        if self.optimizer not in ("adam", "sgd"):
-            raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        check_optimiser_settings(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay)
         if self.coupling_lr_scale <= 0:
             raise ValueError(f"coupling_lr_scale must be > 0, got {self.coupling_lr_scale}")
         if self.task_weights is not None:

@@ -10,7 +10,6 @@ the same seed gives the same weights.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable, Literal
 
@@ -20,6 +19,7 @@ from torch import Tensor, nn
 from ..cost import task_outputs
 from ..data.base import MultiTaskData
 from ..metrics import task_loss
+from ..validation import check_optimiser_settings
 
 # loss(model, x, y) -> {"loss": total, ...parts}; the default sums the task losses
 LossFn = Callable[[nn.Module, Tensor, dict[str, Tensor]], dict[str, Tensor]]
@@ -37,14 +37,8 @@ class FitConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.epochs < 0:
-            raise ValueError(f"epochs must be >= 0, got {self.epochs}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr must be a positive number, got {self.lr}")
-        if self.optimizer not in ("adam", "sgd"):
-            raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        check_optimiser_settings(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay,
+                                 min_epochs=0)
 
 
 def task_losses(model: nn.Module, x: Tensor, y: dict[str, Tensor], data: MultiTaskData) -> dict[str, Tensor]:
