@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 
-def _fmt(v: Any, digits: int) -> str:
+def format_value(v: Any, digits: int = 3) -> str:
+    """One table cell: ints with thousands separators, floats to ``digits`` places, None as '-'."""
     if isinstance(v, bool) or v is None:
         return "-" if v is None else str(v)
     if isinstance(v, int):
@@ -19,7 +20,7 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None =
     if not rows:
         return "(no rows)"
     columns = list(columns or rows[0].keys())
-    cells = [[_fmt(r.get(c), digits) for c in columns] for r in rows]
+    cells = [[format_value(r.get(c), digits) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     numeric = [all(isinstance(r.get(c), (int, float)) or r.get(c) is None for r in rows) for c in columns]
     def line(vals):

@@ -4,6 +4,8 @@ from __future__ import annotations
 import html
 from typing import Any, Literal, Sequence
 
+from ..tables import format_value
+
 Level = Literal["info", "success", "warning", "error"]
 _COLORS: dict[str, tuple[str, str]] = {          # (background, border)
     "info": ("#eef4fb", "#7aa7d9"),
@@ -24,13 +26,7 @@ def message_html(text: str, level: Level = "info") -> str:
 
 
 def _cell(v: Any, digits: int) -> str:
-    if isinstance(v, bool) or v is None:
-        return "-" if v is None else str(v)
-    if isinstance(v, int):
-        return f"{v:,}"
-    if isinstance(v, float):
-        return f"{v:.{digits}f}"
-    return html.escape(str(v))
+    return html.escape(format_value(v, digits))
 
 
 def html_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None, digits: int = 3,
