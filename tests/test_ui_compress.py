@@ -4,7 +4,6 @@ from dataclasses import replace
 import re
 import time
 
-import numpy as np
 import pytest
 import torch
 
@@ -14,7 +13,8 @@ from lab.cost import count_flops, evaluate_model, example_input
 from lab.runs import load_run
 from lab.ui import (CompressionPanel, CouplingPlayground, ModelSource, PlaygroundConfig, RecipeConfig, load_recipe_run,
                     parse_bits)
-from lab.ui.compress import CURVE_SPARSITIES, RECIPE_FILE
+from lab.ui.compress import CURVE_SPARSITIES
+from lab.ui.compress_runs import RECIPE_FILE
 
 LIMIT = 400                                   # digits subset: 240 train / 80 val / 80 test
 QUICK = dict(finetune_epochs=1, latency=False)

@@ -12,7 +12,9 @@
 Tests drive them without a browser: set widget ``.value``s, call ``.click()``, read the state.
 """
 from .base import TrainingPanel, Throttle, readable_error, resolve_runs_root
-from .compress import CompressionPanel, ModelSource, RecipeConfig, load_recipe_run, parse_bits, saved_recipe_runs
+from .compress import CompressionPanel
+from .compress_config import ModelSource, RecipeConfig, parse_bits
+from .compress_runs import latest_digits_run, load_recipe_run, saved_recipe_runs
 from .figure_view import FigureView
 from .inspector import WInspector
 from .playground import DATA_CHOICES, CouplingPlayground, PlaygroundConfig, parse_floats, parse_options
@@ -21,6 +23,6 @@ from .robustness import ROBUST_DATA, RobustnessConfig, RobustnessPanel, parse_mo
 from .transfer import TransferPanel, TransferPanelConfig
 
 __all__ = ["DATA_CHOICES", "ROBUST_DATA", "CompressionPanel", "CouplingPlayground", "FigureView", "ModelSource",
-           "RecipeConfig", "load_recipe_run", "parse_bits", "saved_recipe_runs", "PlaygroundConfig", "ProgressUpdates",
+           "RecipeConfig", "latest_digits_run", "load_recipe_run", "parse_bits", "saved_recipe_runs", "PlaygroundConfig", "ProgressUpdates",
            "RobustnessConfig", "RobustnessPanel", "Throttle", "TrainingPanel", "TransferPanel", "TransferPanelConfig",
            "WInspector", "parse_floats", "parse_modules", "parse_options", "readable_error", "resolve_runs_root"]

@@ -36,58 +36,43 @@ import json
 import math
 import threading
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 from torch import nn
 
 from ..compress.fakequant import check_bits
-from ..compress.fit import FitConfig
 from ..compress.preview import Preview, PreviewResult
 from ..compress.prune import check_sparsity
-from ..compress.recipe import STEPS, RecipeOptions, StepSpec, describe_steps, parse_recipe, run_recipe
-from ..compress.reference import FAST_EPOCHS, REFERENCE_FIT, digit_data, train_reference
+from ..compress.recipe import describe_steps, run_recipe
+from ..compress.reference import REFERENCE_FIT, train_reference, digit_data
 from ..cost import (KB, CostWeights, MeasureConfig, Report, count_flops, eval_mode, evaluate_model, example_input,
                     format_reports, measure, report_row, time_call)
 from ..data import DIGITS_TASKS, MultiTaskData, load_digits_tasks
 from ..deploy import deploy
-from ..history import History, atomic_write_text
+from ..history import atomic_write_text
 from ..models import build_model, count_parameters
-from ..runs import list_runs, load_run, new_run_dir
-from ..settings import fast_mode
+from ..runs import load_run, new_run_dir
 from ..tables import format_table
 from ..viz import compression_preview, pareto
 from .base import DESCRIPTION_STYLE, Job, Throttle, TrainingPanel, readable_error
+from .compress_config import (BITS_CHOICES, REFERENCE_MODELS, SOURCE_KINDS, ModelSource, RecipeConfig,
+                              parse_bits)
+from .compress_runs import (EXPORT_FILE, LoadedModel, RecipeRun, run_label, digits_runs, load_recipe_run,
+                            run_data_kwargs, save_recipe_run)
 from .figure_view import FigureView
 from .html import html_table
-from .playground import DATA_CHOICES, parse_floats
+from .playground import parse_floats
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-REFERENCE_MODELS: tuple[str, ...] = ("mlp", "lenet", "dscnn")
-SOURCE_KINDS: dict[str, str] = {"reference": "reference network", "run": "saved coupled run"}
-DEFAULT_RECIPE = "prune:0.9,kmeans:16,int8"
-BITS_CHOICES: tuple[str, ...] = tuple(str(b) for b in range(2, 17)) + ("float",)
 CURVE_SPARSITIES: tuple[float, ...] = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98)
-RECIPE_FILE, EXPORT_FILE = "recipe.json", "export.json"
-RECIPE_FORMAT = "lab.compress-run/1"
 TABLE_COLUMNS = ("step", "acc_%", "nonzero", "KB", "x_smaller", "kFLOPs", "eff_kFLOPs", "us", "peak_KB", "runtime",
                  "f")
-
-
-def parse_bits(value: str | int | None) -> int | None:
-    """``"4"`` or 4 -> 4; ``"float"`` or None -> None (no quantization). ValueError outside 2-16."""
-    if value is None or (isinstance(value, str) and value.strip().lower() in ("float", "fp32", "none", "")):
-        return None
-    try:
-        bits = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"bits must be an integer from 2 to 16 or 'float', got {value!r}") from None
-    return check_bits(int(bits) if bits.is_integer() else bits)
 
 
 _SLIDER = object()     # "use the slider's value"
@@ -95,227 +80,6 @@ _SLIDER = object()     # "use the slider's value"
 
 def _curve_key(sparsity: float) -> float:
     return round(float(sparsity), 4)
-
-
-# --- configs -----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ModelSource:
-    """Which model the panel compresses (the Model tab).
-
-    ``kind="reference"``: build ``network`` (``REFERENCE_MODELS``) from ``seed`` and train it for
-    ``epochs`` on the digit task (``limit``: a seeded subset of the 1797 digits; ``LAB_FAST=1`` caps
-    training at ``FAST_EPOCHS``). ``kind="run"``: load the ``CoupledSystem`` saved in the run folder
-    ``run`` (or ``"latest"``: the newest saved run on the digits tasks) and score it on the digits
-    split it was trained on.
-    """
-
-    kind: Literal["reference", "run"] = "reference"
-    network: str = "mlp"
-    epochs: int = REFERENCE_FIT.epochs
-    seed: int = 0
-    limit: int | None = None
-    run: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.kind not in SOURCE_KINDS:
-            raise ValueError(f"model source must be one of {list(SOURCE_KINDS)}, got {self.kind!r}")
-        if self.network not in REFERENCE_MODELS:
-            raise ValueError(f"unknown reference network {self.network!r}; choose from {list(REFERENCE_MODELS)}")
-        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
-            raise ValueError(f"epochs must be an integer >= 1, got {self.epochs!r}")
-        if self.limit is not None and self.limit < 50:
-            raise ValueError(f"limit (a subset of the digits) must be None or >= 50 examples, got {self.limit}")
-        if self.kind == "run" and not self.run:
-            raise ValueError("choose a saved run (its folder, or 'latest') to load a coupled system")
-
-    def fit_config(self) -> FitConfig:
-        return replace(REFERENCE_FIT, epochs=self.epochs, seed=self.seed)
-
-    def planned_epochs(self) -> int:
-        """Epochs that training will really take (``LAB_FAST=1`` caps them, see ``train_reference``)."""
-        return min(self.epochs, FAST_EPOCHS) if fast_mode() else self.epochs
-
-    @classmethod
-    def defaults(cls, fast: bool | None = None, **overrides) -> "ModelSource":
-        """The reference MLP on all digits; ``LAB_FAST`` needs nothing smaller (training is capped)."""
-        return cls(**overrides)
-
-
-@dataclass(frozen=True)
-class RecipeConfig:
-    """How the Recipe tab runs: the ``recipe`` (``lab.compress.recipe`` syntax), fine-tuning after
-    each step (``finetune_epochs``, ``finetune_lr``), whether to time every step (``latency``: median
-    at batch 1 over ``threads`` threads, and peak memory; off is much faster), the objective's
-    weights (flops, bytes, latency) for f = C/C0 + S/S0 (+ L/L0) in the table, and the ``seed``.
-    """
-
-    recipe: str = DEFAULT_RECIPE
-    finetune_epochs: int = 8
-    finetune_lr: float = 1e-3
-    latency: bool = True
-    threads: int = 1
-    weights: tuple[float, ...] = (1.0, 1.0, 0.0)
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        self.steps()
-        self.finetune()
-        self.measure()
-        self.cost_weights()
-
-    def steps(self) -> list[StepSpec]:
-        return parse_recipe(self.recipe)
-
-    def finetune(self) -> FitConfig:
-        if isinstance(self.finetune_epochs, bool) or not isinstance(self.finetune_epochs, int):
-            raise ValueError(f"fine-tuning epochs must be an integer >= 0, got {self.finetune_epochs!r}")
-        if not (isinstance(self.finetune_lr, (int, float)) and math.isfinite(self.finetune_lr)
-                and self.finetune_lr > 0):
-            raise ValueError(f"fine-tuning learning rate must be a positive number, got {self.finetune_lr}")
-        return FitConfig(epochs=self.finetune_epochs, lr=float(self.finetune_lr), seed=self.seed)
-
-    def measure(self) -> MeasureConfig:
-        return MeasureConfig(latency=self.latency, memory=self.latency, threads=self.threads)
-
-    def cost_weights(self) -> CostWeights:
-        if len(self.weights) not in (2, 3):
-            raise ValueError(f"objective weights are flops, bytes[, latency]: 2 or 3 numbers, got {list(self.weights)}")
-        return CostWeights(*self.weights)
-
-    def options(self) -> RecipeOptions:
-        return RecipeOptions(finetune=self.finetune(), measure=self.measure(), seed=self.seed)
-
-    @classmethod
-    def defaults(cls, fast: bool | None = None, **overrides) -> "RecipeConfig":
-        """8 epochs of fine-tuning after each step; ``LAB_FAST=1`` (``fast`` None reads it): 2, as the CLI."""
-        fast = fast_mode() if fast is None else fast
-        return cls(**{**({"finetune_epochs": 2} if fast else {}), **overrides})
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "weights": list(self.weights)}
-
-
-# --- what the panel holds ----------------------------------------------------------------------------
-@dataclass
-class LoadedModel:
-    """The model being compressed with its data, test metric and dense costs."""
-
-    model: nn.Module
-    data: MultiTaskData
-    label: str                      # "mlp", or "cross_stitch" for a loaded system
-    description: str                # one line for the panel
-    version: int                    # counts models loaded into the panel
-    metric: float                   # mean test metric over tasks
-    run_dir: Path | None = None     # the saved run it came from (kind "run")
-
-
-@dataclass
-class RecipeRun:
-    """One recipe run: its Reports step by step (the first: the input model), the models after every
-    step (empty for runs reloaded from disk), where it is saved and how it ended."""
-
-    label: str
-    recipe: str
-    model_label: str
-    reports: list[Report] = field(default_factory=list)
-    models: list[nn.Module] = field(default_factory=list)
-    run_dir: Path | None = None
-    model_version: int | None = None
-    stopped: bool = False
-    error: str | None = None
-
-    @property
-    def steps(self) -> list[StepSpec]:
-        return parse_recipe(self.recipe)
-
-    def last_float_index(self) -> int:
-        """Index (into ``models``/``reports``) of the last model that is still a float model."""
-        specs = self.steps
-        i = len(self.reports) - 1
-        while i > 0 and STEPS[specs[i - 1].name].terminal:
-            i -= 1
-        return i
-
-
-def report_from_dict(d: dict[str, Any]) -> Report:
-    """A Report from ``Report.as_dict()`` (JSON): the inverse used to reload saved runs."""
-    names = {f.name for f in fields(Report)}
-    kwargs = {k: v for k, v in d.items() if k in names}
-    kwargs["notes"] = tuple(kwargs.get("notes", ()))
-    return Report(**kwargs)
-
-
-def save_recipe_run(run: RecipeRun, config: RecipeConfig, model_description: str = "") -> Path:
-    """Write ``run.run_dir/recipe.json`` (atomically): settings, how it ended, every Report."""
-    if run.run_dir is None:
-        raise ValueError("this recipe run has no folder to save into")
-    payload = {"format": RECIPE_FORMAT, "label": run.label, "recipe": run.recipe, "model": run.model_label,
-               "model_description": model_description, "config": config.to_dict(), "stopped": run.stopped,
-               "error": run.error, "saved": time.strftime("%Y-%m-%d %H:%M:%S"),
-               "reports": [r.as_dict() for r in run.reports]}
-    return atomic_write_text(Path(run.run_dir) / RECIPE_FILE, json.dumps(payload, indent=1, default=str))
-
-
-def load_recipe_run(run_dir: str | Path) -> RecipeRun:
-    """A recipe run saved by the panel (``recipe.json`` in ``run_dir``), without its models."""
-    path = Path(run_dir) / RECIPE_FILE
-    if not path.is_file():
-        raise ValueError(f"{run_dir} holds no {RECIPE_FILE}: not a compression run saved by the panel")
-    try:
-        d = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not readable JSON: {err}") from None
-    if d.get("format") != RECIPE_FORMAT:
-        raise ValueError(f"{path} has format {d.get('format')!r}; expected {RECIPE_FORMAT!r}")
-    return RecipeRun(d["label"], d["recipe"], d["model"], [report_from_dict(r) for r in d["reports"]],
-                     run_dir=Path(run_dir), stopped=d.get("stopped", False), error=d.get("error"))
-
-
-def saved_recipe_runs(root: str | Path | None = None) -> list[Path]:
-    """Folders under the runs root holding a saved recipe run, newest first."""
-    from ..runs import runs_root
-
-    base = runs_root(root)
-    if not base.is_dir():
-        return []
-    return sorted((p for p in base.iterdir() if (p / RECIPE_FILE).is_file()), key=lambda p: p.name, reverse=True)
-
-
-def digits_runs(root: str | Path | None = None) -> list[tuple[Path, History]]:
-    """Saved runs (newest first) of systems trained on the digits tasks, with a checkpoint to load."""
-    out = []
-    for path in list_runs(root):
-        if not (path / "checkpoint.pt").is_file():
-            continue
-        try:
-            _, history = load_run(path, with_model=False)
-        except (ValueError, OSError, KeyError):
-            continue
-        if history.config.get("data") == "digits" and history.task_names and \
-                set(history.task_names) <= set(DIGITS_TASKS):
-            out.append((path, history))
-    return out
-
-
-def run_data_kwargs(run_dir: str | Path, history: History) -> dict[str, Any]:
-    """``load_digits_tasks`` arguments of the split a saved run was trained on: its tasks and seed, and
-    the small seeded subset when the panel that trained it used one (``small_data`` in the panel's
-    settings, saved in ``config.json`` and the history's extras; LAB_FAST)."""
-    settings: list[Any] = [history.config, history.extra]
-    config_file = Path(run_dir) / "config.json"
-    if config_file.is_file():
-        try:
-            settings.append(json.loads(config_file.read_text()))
-        except json.JSONDecodeError:
-            pass
-    seed = int(history.config.get("train", {}).get("seed", 0))
-    small = any(isinstance(v, dict) and v.get("small_data") for d in settings for v in d.values())
-    return {"tasks": tuple(history.task_names), "seed": seed,
-            "limit": DATA_CHOICES["digits"].fast_size if small else None}
-
-
-def _run_label(path: Path, history: History) -> str:
-    return f"{path.name} ({history.strategy}, {history.num_epochs} epochs, tasks {', '.join(history.task_names)})"
 
 
 class _Stopped(Exception):
@@ -353,7 +117,7 @@ class CompressionPanel(TrainingPanel):
                  sparsity: float = 0.8, bits: int | None = 8, granularity: str = "channel",
                  runs_root=None, update_interval: float = 0.25, num_threads: int | None = 1):
         super().__init__(runs_root=runs_root, update_interval=update_interval, num_threads=num_threads)
-        source = source or ModelSource.defaults()
+        source = source or ModelSource()
         recipe = recipe or RecipeConfig.defaults()
         check_sparsity(sparsity)
         if granularity not in ("channel", "tensor"):
@@ -533,7 +297,7 @@ class CompressionPanel(TrainingPanel):
     def refresh_runs(self) -> list[Path]:
         """List the saved runs on the digits tasks in the run dropdown (newest first)."""
         found = digits_runs(self.runs_root)
-        options = [(_run_label(p, h), str(p)) for p, h in found]
+        options = [(run_label(p, h), str(p)) for p, h in found]
         wanted = getattr(self, "_wanted_run", None)
         current = self.run_select.value
         self.run_select.options = options or [("(no saved run on the digits tasks yet)", "")]
