@@ -548,7 +548,9 @@ def compression_preview(points: dict[float, tuple[float, int]], sparsity: float,
                       annotation_text="torch.save fp32", annotation_position="bottom left")
     fig.update_xaxes(title_text="sparsity (fraction of weights set to zero)", range=[-0.02, 1.0])
     fig.update_yaxes(title_text="test accuracy (%)", range=[0, 101], row=1, col=1)
-    fig.update_yaxes(title_text="bytes on disk (log)", type="log", row=1, col=2)
+    sizes = [points[s][1] for s in xs] + [size] + ([dense_bytes] if dense_bytes else [])
+    fig.update_yaxes(title_text="bytes on disk (log)", type="log", row=1, col=2,      # room for the dashed line
+                     range=[math.log10(0.8 * min(sizes)), math.log10(1.4 * max(sizes))])
     fig.update_layout(title=title or f"preview: prune + {bits_label} weights, no fine-tuning", width=940, height=400,
                       showlegend=False, meta={"sparsity": sparsity, "bits": bits_label})
     return fig

@@ -192,9 +192,10 @@ def test_pareto_front_keeps_exactly_the_non_dominated_points():
 def test_pareto_plot_has_one_series_per_run_and_the_front_last():
     from lab.cost import Report
 
-    runs = {"a": [Report("fp32", metric=0.97, saved_bytes=200_000), Report("prune:0.9", metric=0.96, packed_bytes=20_000),
+    fp32 = Report("fp32", metric=0.97, saved_bytes=200_000)
+    runs = {"a": [fp32, Report("prune:0.9", metric=0.96, packed_bytes=20_000),
                   Report("kmeans:16", metric=0.95, packed_bytes=7_000)],
-            "b": [Report("fp32", metric=0.97, saved_bytes=200_000), Report("fakequant:2", metric=0.50, packed_bytes=6_000),
+            "b": [fp32, Report("fakequant:2", metric=0.50, packed_bytes=6_000),
                   Report("onnx", metric=None, file_bytes=5_000)]}          # no accuracy: left out
     fig = viz.pareto(runs)
     assert [t.name for t in fig.data] == ["a", "b", "Pareto front (non-dominated)"]

@@ -28,7 +28,9 @@ Four tabs, one status line (with Stop) below them:
    ONNX Runtime vs eager torch latency and, when the recipe ended in int8, the ONNX Runtime int8 file.
 
 Bad values (a step that does not exist, sparsity >= 1, bits outside 2-16) give a readable message
-in the panel, never a traceback.
+in the panel, never a traceback. The tabs' settings are ``ModelSource`` and ``RecipeConfig``
+(:mod:`lab.ui.compress_config`); loaded models, recipe runs and their files are in
+:mod:`lab.ui.compress_runs`. ``bench/compress_panel.py`` times a slider move through the panel.
 """
 from __future__ import annotations
 
@@ -48,7 +50,7 @@ from ..compress.fakequant import check_bits
 from ..compress.preview import Preview, PreviewResult
 from ..compress.prune import check_sparsity
 from ..compress.recipe import describe_steps, run_recipe
-from ..compress.reference import REFERENCE_FIT, train_reference, digit_data
+from ..compress.reference import REFERENCE_FIT, digit_data, train_reference
 from ..cost import (KB, CostWeights, MeasureConfig, Report, count_flops, eval_mode, evaluate_model, example_input,
                     format_reports, measure, report_row, time_call)
 from ..data import DIGITS_TASKS, MultiTaskData, load_digits_tasks
@@ -61,8 +63,8 @@ from ..viz import compression_preview, pareto
 from .base import DESCRIPTION_STYLE, Job, Throttle, TrainingPanel, readable_error
 from .compress_config import (BITS_CHOICES, REFERENCE_MODELS, SOURCE_KINDS, ModelSource, RecipeConfig,
                               parse_bits)
-from .compress_runs import (EXPORT_FILE, LoadedModel, RecipeRun, run_label, digits_runs, load_recipe_run,
-                            run_data_kwargs, save_recipe_run)
+from .compress_runs import (EXPORT_FILE, LoadedModel, RecipeRun, digits_runs, load_recipe_run, run_data_kwargs,
+                            run_label, save_recipe_run)
 from .figure_view import FigureView
 from .html import html_table
 from .playground import parse_floats
@@ -428,6 +430,8 @@ class CompressionPanel(TrainingPanel):
             run_dir = found[0][0]
         else:
             run_dir = Path(source.run)
+        if not (run_dir / "history.json").is_file():
+            raise ValueError(f"{run_dir} is not a saved run (it has no history.json)")
         self.status.value = f"loading {run_dir.name}..."
         system, history = load_run(run_dir)
         if system is None:
@@ -554,7 +558,8 @@ class CompressionPanel(TrainingPanel):
             return "(no preview yet)"
         bits = "float" if r["bits"] is None else f"{r['bits']}-bit per {r['granularity']}"
         return (f"sparsity {r['sparsity']:.2f}, {bits}: accuracy {100 * r['accuracy']:.2f}%, {r['bytes']:,} bytes "
-                f"({r['ratio']:.1f}x smaller than {r['dense_bytes']:,}), effective {r['effective_flops'] / 1000:.1f} of "
+                f"({r['ratio']:.1f}x smaller than {r['dense_bytes']:,}), "
+                f"effective {r['effective_flops'] / 1000:.1f} of "
                 f"{r['flops'] / 1000:.1f} kFLOPs, {r['preview_ms']:.0f} ms")
 
     def preview_figure(self) -> "go.Figure | None":
@@ -724,7 +729,8 @@ class CompressionPanel(TrainingPanel):
             f"onnx.checker passed; ONNX Runtime vs torch max |difference| per output: {_esc(parity)} "
             f"(tolerance {atol:g}) - parity holds{_esc(timing)}"
             + html_table(rows, digits=2, caption="sizes: files on disk (torch rows: the packed or torch.save file); "
-                                                 "us: median at batch 1; x_faster: torch eager fp32 time / this time"))
+                                                 "us: median at batch 1; x_faster: eager torch time of the exported "
+                                                 "float model / this time"))
         self.progress.value, self.progress.bar_style = 3, "success"
         self.status.value = f"exported {path.name} ({onnx.file_bytes:,} bytes), parity {parity} <= {atol:g}"
 
