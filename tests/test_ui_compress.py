@@ -9,7 +9,7 @@ import torch
 
 from lab.compress import Preview, train_reference
 from lab.compress.reference import REFERENCE_FIT, digit_data
-from lab.cost import count_flops, evaluate_model, example_input
+from lab.cost import count_flops, evaluate_model, example_input, fixed_threads
 from lab.runs import load_run
 from lab.ui import (CompressionPanel, CouplingPlayground, ModelSource, PlaygroundConfig, RecipeConfig, load_recipe_run,
                     parse_bits)
@@ -45,7 +45,8 @@ def trained(tmp_path_factory):
 def test_train_button_trains_the_seeded_reference_in_the_background(trained):
     cp = trained
     data = digit_data(0, LIMIT)
-    again = train_reference("mlp", data, replace(REFERENCE_FIT, epochs=5), seed=0)
+    with fixed_threads(1):                                       # the panel trains with one thread, bit for bit
+        again = train_reference("mlp", data, replace(REFERENCE_FIT, epochs=5), seed=0)
     torch.testing.assert_close(cp.loaded.model.state_dict(), again.state_dict(), rtol=0, atol=0)   # same seed
     assert cp.loaded.label == "mlp" and len(cp.loaded.data.test) == 80
     assert cp.loaded.metric == pytest.approx(evaluate_model(again, data.test, data.tasks)["digit"])
@@ -210,7 +211,7 @@ def test_export_writes_the_onnx_file_and_reports_parity(trained):
 
 def test_stop_ends_a_recipe_between_steps_and_keeps_what_was_done(trained):
     cp = trained
-    cp.recipe.value = ",".join(f"prune:{s}:epochs=400" for s in (0.5, 0.6, 0.7, 0.8))
+    cp.recipe.value = ",".join(f"prune:{s}:epochs=150" for s in (0.5, 0.6, 0.7, 0.8))
     previous = cp.live_run
     cp.recipe_button.click()
     wait_for(lambda: cp.live_run is not previous and len(cp.live_run.reports) >= 2)    # the first step is done
@@ -266,3 +267,46 @@ def test_a_saved_coupled_run_is_compressed_and_exported(tmp_path, monkeypatch):
     assert cp.export(), cp.message_text
     assert set(cp.export_summary.max_abs_diff) == {"digit", "parity", "ge5", "loops"}
     assert max(cp.export_summary.max_abs_diff.values()) <= 1e-4
+
+
+@pytest.mark.parametrize("widget, value, reason", [
+    ("finetune_lr", 0.0, "Cannot run the recipe: fine-tuning learning rate must be a positive number, got 0.0"),
+    ("weights", "1", "Cannot run the recipe: objective weights are flops, bytes[, latency]: 2 or 3 numbers, "
+                     "got [1.0]"),
+    ("weights", "1, -1", "Cannot run the recipe: cost weight bytes must be a finite number >= 0, got -1.0"),
+    ("recipe", "", "Cannot run the recipe: the recipe is empty"),
+])
+def test_bad_recipe_settings_are_refused_before_anything_runs(trained, widget, value, reason):
+    cp = trained
+    old, runs = getattr(cp, widget).value, list(cp.runs)
+    getattr(cp, widget).value = value
+    try:
+        cp.recipe_button.click()
+        assert not cp.running and cp.message_text.startswith(reason), cp.message_text
+        assert cp.runs == runs
+    finally:
+        getattr(cp, widget).value = old
+
+
+def test_model_source_values_are_checked():
+    with pytest.raises(ValueError, match=r"unknown reference network 'resnet'; choose from \['mlp', 'lenet'"):
+        ModelSource(network="resnet")
+    with pytest.raises(ValueError, match="choose a saved run"):
+        ModelSource(kind="run")
+    with pytest.raises(ValueError, match="epochs must be an integer >= 1, got 0"):
+        ModelSource(epochs=0)
+    with pytest.raises(ValueError, match="limit .* must be None or >= 50 examples, got 10"):
+        ModelSource(limit=10)
+    assert RecipeConfig.defaults(fast=True).finetune_epochs == 2
+    assert RecipeConfig.defaults(fast=False).finetune_epochs == 8
+
+
+def test_saved_recipe_runs_come_back_after_a_restart(trained, tmp_path):
+    saved = [r for r in trained.runs if r.models and not r.stopped][0]
+    fresh = panel(tmp_path / "runs")                             # a new kernel: no model, no runs
+    run = fresh.load_saved(saved.run_dir)
+    assert run.reports == saved.reports and run.recipe == saved.recipe and run.label.endswith("(saved)")
+    assert [r["step"] for r in fresh.recipe_rows] == [r.step for r in saved.reports]
+    assert [t.name for t in fresh.pareto_view.figure.data][0] == run.label
+    with pytest.raises(ValueError, match="holds no recipe.json"):
+        fresh.load_saved(tmp_path)
