@@ -23,3 +23,11 @@ def test_latency_benchmark_runs(capsys):
     names = [r["runtime"] for r in result["rows"]]
     assert names[0] == "torch fp32 (eager)" and "ONNX Runtime int8 dynamic" in names
     assert result["rows"][0]["speedup@1"] == 1.0
+
+
+def test_panel_preview_benchmark_runs(capsys):
+    from bench import compress_panel
+
+    result = compress_panel.main(["--quick"])
+    assert result["sparsity_move"]["median_ms"] >= result["preview_call"]["median_ms"] > 0
+    assert "sparsity slider move, end to end" in capsys.readouterr().out

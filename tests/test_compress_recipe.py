@@ -143,3 +143,24 @@ def test_cli_compresses_the_latest_saved_coupled_run(capsys, tmp_path, monkeypat
                  "--finetune-epochs", "1", "--no-latency"])
     out = capsys.readouterr().out
     assert code == 0 and f"loaded cross_stitch system from {digits_run}" in out and "prune:0.5 " in out
+
+
+def test_run_recipe_reports_each_step_and_stops_between_steps():
+    import threading
+
+    model, data = trained(), digits1()
+    stop = threading.Event()
+    seen = []
+
+    def on_step(report, done, total):
+        seen.append((report.step, done, total))
+        if done == 1:
+            stop.set()                       # pressed during step 1: step 2 never starts
+
+    result = run_recipe(model, "prune:0.5:epochs=0,kmeans:8:epochs=0,fakequant:4", data, OPTIONS, stop=stop,
+                        on_step=on_step, keep_models=True)
+    assert seen == [("fp32", 0, 3), ("prune:0.5:epochs=0", 1, 3)]
+    assert result.stopped and [r.step for r in result.reports] == ["fp32", "prune:0.5:epochs=0"]
+    assert len(result.models) == 2 and result.model is result.models[-1]
+    full = run_recipe(model, "prune:0.5:epochs=0", data, OPTIONS, stop=threading.Event())
+    assert not full.stopped and len(full.reports) == 2

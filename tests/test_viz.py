@@ -179,3 +179,41 @@ def test_W_before_after_rows_and_change():
     assert fig.data[0].zmax == fig.data[2].zmax                # before and after share a colour scale
     with pytest.raises(ValueError, match="same stages and shapes"):
         viz.W_before_after(before, after[:1])
+
+
+def test_pareto_front_keeps_exactly_the_non_dominated_points():
+    points = [(100, 90.0), (50, 90.0), (50, 85.0), (20, 80.0), (20, 80.0), (200, 95.0), (10, 10.0), (150, 92.0),
+              (150, 91.0)]
+    # (100, 90) is dominated by (50, 90); (50, 85) by (50, 90); the second (20, 80) repeats the first
+    assert viz.pareto_front(points) == [6, 3, 1, 7, 5]
+    assert viz.pareto_front([(1, 1.0)]) == [0]
+
+
+def test_pareto_plot_has_one_series_per_run_and_the_front_last():
+    from lab.cost import Report
+
+    fp32 = Report("fp32", metric=0.97, saved_bytes=200_000)
+    runs = {"a": [fp32, Report("prune:0.9", metric=0.96, packed_bytes=20_000),
+                  Report("kmeans:16", metric=0.95, packed_bytes=7_000)],
+            "b": [fp32, Report("fakequant:2", metric=0.50, packed_bytes=6_000),
+                  Report("onnx", metric=None, file_bytes=5_000)]}          # no accuracy: left out
+    fig = viz.pareto(runs)
+    assert [t.name for t in fig.data] == ["a", "b", "Pareto front (non-dominated)"]
+    assert list(fig.data[1].x) == [200_000, 6_000] and list(fig.data[1].y) == pytest.approx([97.0, 50.0])
+    assert list(fig.data[0].customdata) == pytest.approx([1.0, 10.0, 200_000 / 7_000])
+    front = fig.data[-1]
+    assert list(front.x) == [6_000, 7_000, 20_000, 200_000] and fig.layout.xaxis.type == "log"
+    assert fig.layout.meta["front"][0] == "b: fakequant:2 (torch)"
+    with pytest.raises(ValueError, match="at least one recipe run"):
+        viz.pareto({})
+
+
+def test_compression_preview_marks_the_slider_on_both_panels():
+    points = {0.0: (0.97, 200_000), 0.5: (0.96, 100_000), 0.9: (0.70, 20_000)}
+    fig = viz.compression_preview(points, 0.9, 0.70, 20_000, "4-bit per channel", baseline=0.97, dense_bytes=204_989)
+    curve, marker, size, size_marker = fig.data
+    assert list(curve.x) == [0.0, 0.5, 0.9] and list(curve.y) == pytest.approx([97.0, 96.0, 70.0])
+    assert list(marker.x) == [0.9] and list(size_marker.y) == [20_000] and list(size.y) == [200_000, 100_000, 20_000]
+    assert fig.layout.yaxis2.type == "log" and "4-bit per channel" in fig.layout.title.text
+    with pytest.raises(ValueError, match="at least one"):
+        viz.compression_preview({}, 0.0, 1.0, 1)

@@ -20,6 +20,7 @@ Fine-tuning after prune/channels/kmeans uses ``RecipeOptions.finetune`` unless a
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -274,11 +275,14 @@ def parse_recipe(recipe: str | list | Path) -> list[StepSpec]:
 
 @dataclass
 class RecipeResult:
-    """The final model and one Report per step (the first: the input model)."""
+    """The final model and one Report per step (the first: the input model).
+
+    ``stopped``: the stop flag ended the recipe early; ``reports`` then cover the steps done."""
 
     model: nn.Module
     reports: list[Report]
     models: list[nn.Module] = field(default_factory=list)
+    stopped: bool = False
 
     def table(self, weights=None) -> str:
         from ..cost import CostWeights, format_reports
@@ -288,20 +292,32 @@ class RecipeResult:
 
 def run_recipe(model: nn.Module, recipe: str | list | Path, data: MultiTaskData | None = None,
                options: RecipeOptions = RecipeOptions(), *, reference_step: str = "fp32",
-               keep_models: bool = False) -> RecipeResult:
-    """Apply the recipe's steps in order to a copy of ``model``; the caller's model is unchanged."""
+               keep_models: bool = False, stop: threading.Event | None = None,
+               on_step: Callable[[Report, int, int], None] | None = None) -> RecipeResult:
+    """Apply the recipe's steps in order to a copy of ``model``; the caller's model is unchanged.
+
+    ``stop``: checked before every step; once set, the recipe ends with the steps done so far
+    (``RecipeResult.stopped``). ``on_step(report, done, total)`` is called after the reference
+    measurement (done 0) and after every step (done 1..total = number of steps).
+    """
     specs = parse_recipe(recipe)
     for spec in specs:
         if STEPS[spec.name].needs_data and data is None:
             raise ValueError(f"step {spec.name!r} trains, so the recipe needs data")
     reports = [measure(model, data, reference_step, options.measure)]
+    if on_step is not None:
+        on_step(reports[0], 0, len(specs))
     models = [model] if keep_models else []
     current = model
-    for spec in specs:
+    for k, spec in enumerate(specs, start=1):
+        if stop is not None and stop.is_set():
+            return RecipeResult(current, reports, models, stopped=True)
         current, report = STEPS[spec.name].apply(current, spec, data, options)
         reports.append(report.with_(step=str(spec)))
         if keep_models:
             models.append(current)
+        if on_step is not None:
+            on_step(reports[-1], k, len(specs))
     return RecipeResult(current, reports, models)
 
 

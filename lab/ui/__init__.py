@@ -5,11 +5,16 @@
 * :class:`WInspector` - load saved runs, scrub epochs, heatmap or graph, two runs side by side;
 * :class:`RobustnessPanel` - train strategies once, then an eps slider attacks them (robust accuracy per strategy);
 * :class:`TransferPanel` - adapt a trained system to a shifted domain per transfer mode, before/after table and W;
+* :class:`CompressionPanel` - train a reference network (or load a coupled run), preview pruning + bits with
+  sliders, run compression recipes step by step onto a Pareto plot, export to ONNX;
 * :class:`TrainingPanel` - the base of training panels (Train/Stop, progress, status, messages, thread).
 
 Tests drive them without a browser: set widget ``.value``s, call ``.click()``, read the state.
 """
 from .base import TrainingPanel, Throttle, readable_error, resolve_runs_root
+from .compress import CompressionPanel
+from .compress_config import ModelSource, RecipeConfig, parse_bits
+from .compress_runs import latest_digits_run, load_recipe_run, saved_recipe_runs
 from .figure_view import FigureView
 from .inspector import WInspector
 from .playground import DATA_CHOICES, CouplingPlayground, PlaygroundConfig, parse_floats, parse_options
@@ -17,6 +22,7 @@ from .progress import ProgressUpdates
 from .robustness import ROBUST_DATA, RobustnessConfig, RobustnessPanel, parse_modules
 from .transfer import TransferPanel, TransferPanelConfig
 
-__all__ = ["DATA_CHOICES", "ROBUST_DATA", "CouplingPlayground", "FigureView", "PlaygroundConfig", "ProgressUpdates",
+__all__ = ["DATA_CHOICES", "ROBUST_DATA", "CompressionPanel", "CouplingPlayground", "FigureView", "ModelSource",
+           "RecipeConfig", "latest_digits_run", "load_recipe_run", "parse_bits", "saved_recipe_runs", "PlaygroundConfig", "ProgressUpdates",
            "RobustnessConfig", "RobustnessPanel", "Throttle", "TrainingPanel", "TransferPanel", "TransferPanelConfig",
            "WInspector", "parse_floats", "parse_modules", "parse_options", "readable_error", "resolve_runs_root"]
