@@ -158,7 +158,7 @@ def train(system: CoupledSystem, data: MultiTaskData, config: TrainConfig | None
     history = history if history is not None else History(task_names=list(names))
     history.task_names, history.strategy = list(names), system.strategy
     history.config = {"train": config.to_dict(), "system": system.architecture(), "weighting": weighting.name,
-                      "data": data.name}
+                      "data": data.name, "data_info": _json_safe(data.info)}
     if adversarial is not None:
         history.config["adversarial"] = adversarial.to_dict()
     if data.W_true is not None:
@@ -236,6 +236,11 @@ def train(system: CoupledSystem, data: MultiTaskData, config: TrainConfig | None
     for cb in callbacks:
         cb.on_train_end(system, history)
     return history
+
+
+def _json_safe(info: dict) -> dict:
+    """The data's info entries that JSON can hold (seed, limit, structure, shift, ...)."""
+    return {k: v for k, v in info.items() if isinstance(v, (str, int, float, bool, type(None)))}
 
 
 def _snapshot(system: CoupledSystem, split, config: TrainConfig) -> list[torch.Tensor]:

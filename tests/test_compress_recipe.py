@@ -143,6 +143,10 @@ def test_cli_compresses_the_latest_saved_coupled_run(capsys, tmp_path, monkeypat
                  "--finetune-epochs", "1", "--no-latency"])
     out = capsys.readouterr().out
     assert code == 0 and f"loaded cross_stitch system from {digits_run}" in out and "prune:0.5 " in out
+    # without --limit the run's own split (seed 0, 300 digits) is used, recorded in its history
+    code = main(["compress", "--run", str(digits_run), "--recipe", "prune:0.5", "--finetune-epochs", "1",
+                 "--no-latency"])
+    assert code == 0 and "scoring on the run's own split (seed 0, limit 300)" in capsys.readouterr().out
 
 
 def test_run_recipe_reports_each_step_and_stops_between_steps():

@@ -54,8 +54,10 @@ def add_parser(sub) -> None:
 
 
 def _coupled(args, data):
+    """(system, data): a saved or freshly trained CoupledSystem and the digits split to score it on."""
     from ..compare import run_strategy
     from ..coupling.system import SystemConfig
+    from ..data import load_digits_tasks
     from ..runs import list_runs, load_run, runs_root
     from ..train import TrainConfig
 
@@ -68,19 +70,23 @@ def _coupled(args, data):
             run_dir = runs[0]
         else:
             run_dir = Path(args.run)
-        system, _ = load_run(run_dir)
+        system, history = load_run(run_dir)
         if system is None:
             raise ValueError(f"{run_dir} has no checkpoint.pt")
+        saved = history.config.get("data_info", {})
+        if args.limit is None and (saved.get("limit"), saved.get("seed", args.seed)) != (None, args.seed):
+            data = load_digits_tasks(seed=saved.get("seed", args.seed), limit=saved.get("limit"))
+            print(f"scoring on the run's own split (seed {data.info['seed']}, limit {data.info['limit']})")
         if system.tasks != data.tasks or system.input_shape != tuple(data.input_shape):
             raise ValueError(f"{run_dir} holds a system for tasks {list(system.task_names)} with inputs "
                              f"{system.input_shape}; compress --run takes systems trained on the digits tasks")
         print(f"loaded {system.strategy} system from {run_dir}")
-        return system
+        return system, data
     epochs = args.epochs or (3 if fast_mode() else 20)
     result = run_strategy(data, SystemConfig(strategy=args.strategy, widths=(64, 64), seed=args.seed),
                           TrainConfig(epochs=epochs, seed=args.seed))
     print(f"trained {args.strategy} system for {epochs} epochs")
-    return result.system
+    return result.system, data
 
 
 def run(args) -> int:
@@ -92,7 +98,7 @@ def run(args) -> int:
     coupled = args.model == "coupled" or args.run is not None
     if coupled:
         data = load_digits_tasks(seed=args.seed, limit=args.limit)
-        model = _coupled(args, data)
+        model, data = _coupled(args, data)
     else:
         data = digit_data(args.seed, args.limit)
         fit = REFERENCE_FIT if args.epochs is None else replace(REFERENCE_FIT, epochs=args.epochs)

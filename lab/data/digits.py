@@ -61,7 +61,7 @@ def load_digits_tasks(tasks: tuple[str, ...] = DIGITS_TASKS, seed: int = 0, limi
     targets = digit_derived_targets(labels)
     train, val, test = make_splits(x, {t.name: targets[t.name] for t in specs}, fractions, seed)
     return MultiTaskData("digits", specs, train, val, test, input_shape=(1, 8, 8),
-                         info={"source": "sklearn.datasets.load_digits", "seed": seed})
+                         info={"source": "sklearn.datasets.load_digits", "seed": seed, "limit": limit})
 
 
 def place_on_canvas(images: Tensor, canvas: int, min_size: int, max_size: int, seed: int) -> tuple[Tensor, Tensor]:
@@ -100,4 +100,5 @@ def load_digits_canvas(canvas: int = 16, min_size: int = 6, max_size: int = 12, 
     tasks = (Task("digit", "classification", 10), Task("box", "regression", 4, metric="iou50"))
     train, val, test = make_splits(x, {"digit": labels, "box": boxes}, fractions, seed)
     return MultiTaskData("digits_canvas", tasks, train, val, test, input_shape=(1, canvas, canvas),
-                         info={"canvas": canvas, "min_size": min_size, "max_size": max_size, "seed": seed})
+                         info={"canvas": canvas, "min_size": min_size, "max_size": max_size, "seed": seed,
+                               "limit": limit})
