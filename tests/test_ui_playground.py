@@ -201,4 +201,4 @@ def test_adversarial_training_options_reach_training_and_are_saved(tmp_path):
     assert pg.read_config() == PlaygroundConfig(**{**SMALL, "adversarial": "fgsm", "adv_eps": 0.05})
     pg.adv_eps.value = -0.1
     pg.train_button.click()
-    assert "adversarial eps must be a finite number >= 0" in pg.message_text and not pg.running
+    assert "adversarial training eps must be a finite number >= 0" in pg.message_text and not pg.running

@@ -26,7 +26,7 @@ from typing import Any, get_args, get_type_hints
 import ipywidgets as widgets
 import numpy as np
 
-from ..adversarial import ATTACK_KINDS, AdversarialTraining, Attack, input_range, robust_accuracy
+from ..adversarial import AdversarialTraining, input_range, robust_accuracy
 from ..checkpoint import CheckpointCallback
 from ..compare import StrategyResult, run_strategy
 from ..coupling import BLOCKS, COUPLINGS, SystemConfig, build_system
@@ -39,6 +39,7 @@ from ..train import Callback, NonFiniteLossError, TrainConfig
 from ..viz import W_heatmaps, module_labels, training_curves
 from ..weighting import WEIGHTINGS, Weighting, make_weighting
 from .base import DESCRIPTION_STYLE, Job, Throttle, TrainingPanel
+from .adversarial_options import adversarial_training, adversarial_widgets
 from .figure_view import FigureView
 from .html import html_table
 
@@ -62,7 +63,6 @@ DATA_CHOICES: dict[str, DataChoice] = {
     "synthetic": DataChoice("synthetic tasks with a known W*", None, 8, 2000, 600),
 }
 DEFAULT_BASELINES: tuple[str, ...] = ("independent", "pipeline", "ensemble", "shared")
-ADVERSARIAL_CHOICES: tuple[str, ...] = ("off",) + ATTACK_KINDS
 
 
 def parse_floats(text: str, what: str) -> tuple[float, ...] | None:
@@ -154,10 +154,7 @@ class PlaygroundConfig:
                 raise ValueError(f"task weights must be finite and >= 0, got {list(self.task_weights)}")
         if not math.isfinite(self.lr) or self.lr <= 0:
             raise ValueError(f"learning rate must be a positive number, got {self.lr}")
-        if self.adversarial not in ADVERSARIAL_CHOICES:
-            raise ValueError(f"adversarial training must be one of {list(ADVERSARIAL_CHOICES)}, "
-                             f"got {self.adversarial!r}")
-        self.adversarial_training(None)   # Attack and AdversarialTraining check eps and ratio
+        self.adversarial_training(None)   # checks the kind, eps and ratio
         self.system_config()   # SystemConfig and TrainConfig check the rest
         self.train_config()
 
@@ -201,12 +198,8 @@ class PlaygroundConfig:
 
     def adversarial_training(self, data: MultiTaskData | None) -> AdversarialTraining | None:
         """None when off; else the adversarial training (inputs clamped to ``data``'s range)."""
-        if self.adversarial == "off":
-            return None
-        if not (isinstance(self.adv_eps, (int, float)) and math.isfinite(self.adv_eps) and self.adv_eps >= 0):
-            raise ValueError(f"adversarial eps must be a finite number >= 0 (input units), got {self.adv_eps}")
-        attack = Attack(self.adversarial, eps=self.adv_eps, clamp=input_range(data) if data is not None else None)
-        return AdversarialTraining(attack, self.adv_ratio)
+        return adversarial_training(self.adversarial, self.adv_eps, self.adv_ratio,
+                                    input_range(data) if data is not None else None)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -318,14 +311,7 @@ class CouplingPlayground(TrainingPanel):
                                               style=s, layout=wide())
         self.baselines = widgets.SelectMultiple(options=list(COUPLINGS), description="baselines", rows=len(COUPLINGS),
                                                 style=s, layout=wide())
-        self.adversarial = widgets.Dropdown(options=list(ADVERSARIAL_CHOICES), description="adv. training",
-                                            tooltip="train with adversarial examples (off, FGSM or PGD)",
-                                            style=s, layout=wide())
-        self.adv_eps = widgets.FloatText(description="attack eps", style=s, layout=wide(),
-                                         tooltip="L-infinity radius in input units (digits: pixels in [0, 1])")
-        self.adv_ratio = widgets.FloatSlider(min=0, max=1, step=0.05, description="adv. share",
-                                             tooltip="share of every batch replaced by adversarial examples", style=s,
-                                             layout=wide(), continuous_update=False)
+        self.adversarial, self.adv_eps, self.adv_ratio = adversarial_widgets(s, wide)
         self.data.observe(self._on_data_change, names="value")
         self.weighting.observe(lambda _: self._sync_visibility(), names="value")
         self.adversarial.observe(lambda _: self._sync_visibility(), names="value")

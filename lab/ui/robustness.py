@@ -44,6 +44,7 @@ from ..tables import format_table
 from ..train import TrainConfig
 from ..viz import robustness_curves
 from .base import DESCRIPTION_STYLE, Job, TrainingPanel, readable_error
+from .adversarial_options import adversarial_training, adversarial_widgets, check_eps
 from .figure_view import FigureView
 from .html import html_table
 from .playground import DATA_CHOICES, parse_floats
@@ -53,7 +54,6 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 DEFAULT_STRATEGIES: tuple[str, ...] = ("independent", "cross_stitch", "attention")
-ADVERSARIAL_CHOICES: tuple[str, ...] = ("off",) + ATTACK_KINDS
 SYNTHETIC_MODULES = 4
 
 
@@ -86,12 +86,6 @@ def parse_modules(text: str) -> str | tuple[int, ...]:
         raise ValueError(f"attacked modules: 'all' or module numbers >= 0 separated by commas (e.g. 0, 2), "
                          f"got {text!r}")
     return tuple(int(v) for v in values)
-
-
-def _check_eps(value: float, what: str) -> float:
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-        raise ValueError(f"{what} must be a finite number >= 0 (in input units), got {value}")
-    return float(value)
 
 
 @dataclass(frozen=True)
@@ -142,11 +136,8 @@ class RobustnessConfig:
             raise ValueError(f"width and stages must be >= 1, got width={self.width}, stages={self.stages}")
         if not math.isfinite(self.lr) or self.lr <= 0:
             raise ValueError(f"learning rate must be a positive number, got {self.lr}")
-        if self.adversarial not in ADVERSARIAL_CHOICES:
-            raise ValueError(f"adversarial training must be one of {list(ADVERSARIAL_CHOICES)}, "
-                             f"got {self.adversarial!r}")
-        _check_eps(self.eps, "eps (attack radius)")
-        if _check_eps(self.eps_max, "the slider's largest eps") <= 0:
+        check_eps(self.eps, "eps (attack radius)")
+        if check_eps(self.eps_max, "the slider's largest eps") <= 0:
             raise ValueError(f"the slider's largest eps must be > 0, got {self.eps_max}")
         if self.eps > self.eps_max:
             raise ValueError(f"eps {self.eps} is beyond the slider's largest eps {self.eps_max}")
@@ -162,7 +153,7 @@ class RobustnessConfig:
                 raise ValueError(f"attacked modules {bad} do not exist: the synthetic data has {SYNTHETIC_MODULES} "
                                  f"modules (0..{SYNTHETIC_MODULES - 1})")
         self.attack_at(self.eps)                 # Attack checks kind, steps, modules
-        self.adversarial_training(None)          # AdversarialTraining checks adv_eps and adv_ratio
+        self.adversarial_training(None)          # checks the kind, adv_eps and adv_ratio
         self.system_config(self.strategies[0])   # SystemConfig and TrainConfig check the rest
         self.train_config()
 
@@ -189,15 +180,12 @@ class RobustnessConfig:
 
     def attack_at(self, eps: float, clamp: tuple[float, float] | None = None) -> Attack:
         """The measured attack at radius ``eps`` (``clamp``: the valid input range, see ``input_range``)."""
-        return Attack(self.attack, eps=_check_eps(eps, "eps (attack radius)"), steps=self.steps,
+        return Attack(self.attack, eps=check_eps(eps, "eps (attack radius)"), steps=self.steps,
                       modules=self.modules, clamp=clamp)
 
     def adversarial_training(self, clamp: tuple[float, float] | None) -> AdversarialTraining | None:
-        if self.adversarial == "off":
-            return None
-        attack = Attack(self.adversarial, eps=_check_eps(self.adv_eps, "adversarial training eps"),
-                        steps=self.steps, modules=self.modules, clamp=clamp)
-        return AdversarialTraining(attack, self.adv_ratio)
+        return adversarial_training(self.adversarial, self.adv_eps, self.adv_ratio, clamp, steps=self.steps,
+                                    modules=self.modules)
 
     def grid(self) -> list[float]:
         """The radii measured right after training: 0 .. eps_max in equal steps, plus ``eps``."""
@@ -292,13 +280,7 @@ class RobustnessPanel(TrainingPanel):
                                     style=s, layout=wide())
         self.eps_max = widgets.FloatText(description="largest eps", style=s, layout=wide(),
                                          tooltip="the eps slider's end (input units)")
-        self.adversarial = widgets.Dropdown(options=list(ADVERSARIAL_CHOICES), description="adv. training",
-                                            tooltip="train with adversarial examples (off, FGSM or PGD)",
-                                            style=s, layout=wide())
-        self.adv_eps = widgets.FloatText(description="training eps", style=s, layout=wide())
-        self.adv_ratio = widgets.FloatSlider(min=0, max=1, step=0.05, description="adv. share",
-                                             tooltip="share of every batch replaced by adversarial examples", style=s,
-                                             layout=wide(), continuous_update=False)
+        self.adversarial, self.adv_eps, self.adv_ratio = adversarial_widgets(s, wide, eps_label="training eps")
         self.eps = widgets.FloatSlider(min=0.0, max=1.0, step=0.005, description="attack eps", style=s,
                                        readout_format=".3f", continuous_update=False,
                                        layout=widgets.Layout(width="520px"))
@@ -517,7 +499,7 @@ class RobustnessPanel(TrainingPanel):
         once per attack setting (cached), so the curve has its shape at once. ValueError for bad values."""
         if not self.systems:
             raise ValueError("nothing is trained yet: press Train first")
-        eps = _key(_check_eps(self.eps.value if eps is None else eps, "eps (attack radius)"))
+        eps = _key(check_eps(self.eps.value if eps is None else eps, "eps (attack radius)"))
         key = self._attack_settings()
         radii = set(_grid(self.eps.max, self.trained_config.grid_points)) | {eps}
         with _torch_threads(self.num_threads):
