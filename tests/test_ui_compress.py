@@ -1,31 +1,30 @@
 """The compression panel driven like a learner would: set widget values, click, read what it shows."""
 import json
-from dataclasses import replace
 import re
-import time
+from dataclasses import replace
 
 import pytest
 import torch
+from ui_helpers import wait_for
 
 from lab.compress import Preview, train_reference
 from lab.compress.reference import REFERENCE_FIT, digit_data
 from lab.cost import count_flops, evaluate_model, example_input, fixed_threads
 from lab.runs import load_run
-from lab.ui import (CompressionPanel, CouplingPlayground, ModelSource, PlaygroundConfig, RecipeConfig, load_recipe_run,
-                    parse_bits)
+from lab.ui import (
+    CompressionPanel,
+    CouplingPlayground,
+    ModelSource,
+    PlaygroundConfig,
+    RecipeConfig,
+    load_recipe_run,
+    parse_bits,
+)
 from lab.ui.compress import CURVE_SPARSITIES
 from lab.ui.compress_runs import RECIPE_FILE
 
 LIMIT = 400                                   # digits subset: 240 train / 80 val / 80 test
 QUICK = dict(finetune_epochs=1, latency=False)
-
-
-def wait_for(predicate, timeout=60.0):
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError("timed out waiting for the panel")
-        time.sleep(0.02)
 
 
 def panel(root, source=None, **recipe) -> CompressionPanel:

@@ -1,9 +1,9 @@
 """The coupling playground driven like a learner would: set widget values, click, read the state."""
 import json
-import time
 
 import numpy as np
 import pytest
+from ui_helpers import wait_for
 
 from lab.history import History
 from lab.runs import load_run
@@ -16,14 +16,6 @@ SMALL = dict(width=16, stages=2, epochs=2, small_data=True, baselines=("independ
 def playground(tmp_path, update_interval=0.0, **config) -> CouplingPlayground:
     return CouplingPlayground(PlaygroundConfig(**{**SMALL, **config}), runs_root=tmp_path / "runs",
                               update_interval=update_interval)
-
-
-def wait_for(predicate, timeout=60.0):
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError("timed out waiting for the playground")
-        time.sleep(0.02)
 
 
 def test_train_button_fills_history_figures_results_and_saves_runs(tmp_path):

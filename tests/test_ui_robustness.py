@@ -1,11 +1,11 @@
 """The robustness panel driven like a learner would: set widget values, click, move the eps slider."""
 import json
 import re
-import time
 
 import numpy as np
 import pytest
 import torch
+from ui_helpers import wait_for
 
 from lab.history import History
 from lab.runs import load_run
@@ -16,14 +16,6 @@ SMALL = dict(width=16, epochs=4, lr=3e-3, small_data=True)
 
 def panel(tmp_path, **config) -> RobustnessPanel:
     return RobustnessPanel(RobustnessConfig(**{**SMALL, **config}), runs_root=tmp_path / "runs", update_interval=0.0)
-
-
-def wait_for(predicate, timeout=60.0):
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError("timed out waiting for the panel")
-        time.sleep(0.02)
 
 
 def mean(d):

@@ -1,11 +1,11 @@
 """The transfer panel driven like a learner would: choose shift and mode, click, read the tables and W."""
 import html
 import json
-import time
 
 import numpy as np
 import pytest
 import torch
+from ui_helpers import wait_for
 
 from lab.history import History
 from lab.runs import load_run
@@ -17,14 +17,6 @@ SMALL = dict(width=16, source_epochs=3, source_lr=3e-3, epochs=2, lr=1e-2, small
 def panel(tmp_path, robustness=None, **config) -> TransferPanel:
     return TransferPanel(TransferPanelConfig(**{**SMALL, **config}), robustness=robustness,
                          runs_root=tmp_path / "runs", update_interval=0.0)
-
-
-def wait_for(predicate, timeout=60.0):
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError("timed out waiting for the panel")
-        time.sleep(0.02)
 
 
 def snapshot(system):
