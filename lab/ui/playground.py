@@ -227,7 +227,6 @@ class _LiveUpdates(Callback):
             p.curves_view.clear("loss curves appear after the first epoch")
 
     def on_step_end(self, info):
-        self.history.extra["steps_per_epoch"] = info.steps_per_epoch
         if not self.step_throttle.ready():
             return
         p = self.panel
