@@ -3,7 +3,10 @@
 Joint loss sum_i lambda_i L_i (the weighting decides lambda; fixed by default),
 Adam or SGD, weight decay, seeded and deterministic: the same seed on the same
 system gives the same history. After every epoch the validation metrics and
-every stage's W are recorded. Callbacks see every step and epoch; a stop flag
+every stage's W are recorded (attention: the mean W(x) over the validation split,
+``system.coupling_matrices(data.val)``); the run's facts - steps per epoch,
+weighting and its options, data name and info, adversarial settings - go into
+the History's typed fields. Callbacks see every step and epoch; a stop flag
 (``threading.Event``) ends training cleanly after the current step, and the
 partial epoch is still evaluated and recorded. A NaN/inf loss raises
 ``NonFiniteLossError`` naming the epoch and step; its ``.history`` (and the
