@@ -55,7 +55,7 @@ def run_strategy(data: MultiTaskData, system_config: SystemConfig, train_config:
     history.extra["test_metric"] = test
     recovery = None
     if data.W_true is not None and system.num_modules == data.W_true.shape[0]:
-        recovery = recovery_report(system.coupling_matrices(), data.W_true)
+        recovery = recovery_report(system.coupling_matrices(data.val), data.W_true)   # attention: mean over val
         history.extra["recovery"] = recovery
     return StrategyResult(system_config.strategy, system, history, test, seconds, recovery)
 

@@ -3,7 +3,15 @@
 Saved as one JSON file (W snapshots as nested lists), so a run can be replayed
 and its W inspected without the model. Shapes: ``W[e][s]`` is the
 (num_modules, num_modules) coupling of stage s at the end of epoch e;
-``W_init[s]`` the coupling before training.
+``W_init[s]`` the coupling before training. For input-dependent couplings
+(attention) each W is the mean of W(x) over the validation split.
+
+The facts a plot or a table needs are typed fields that ``lab.train.train``
+fills, so a run looks the same whether it was trained from the CLI, a notebook
+or a panel: ``steps_per_epoch``, ``task_names``, ``weighting`` and
+``weighting_options``, ``data_name`` and ``data_info``, ``adversarial``. Files
+written before these fields existed load with the defaults (filled from their
+``config`` record where it holds them).
 """
 from __future__ import annotations
 
@@ -37,7 +45,28 @@ class History:
     step_loss: list[float] = field(default_factory=list)                  # joint loss of every step
     stopped: bool = False                                                 # ended by the stop flag
     error: str | None = None                                              # why training failed, if it did
+    steps_per_epoch: int | None = None                                    # optimizer steps per full epoch
+    weighting: str = ""                                                   # loss weighting's name (lab.weighting)
+    weighting_options: dict[str, Any] = field(default_factory=dict)       # its constructor options
+    data_name: str = ""                                                   # MultiTaskData.name, e.g. "digits"
+    data_info: dict[str, Any] = field(default_factory=dict)               # seed, limit, structure, ...
+    adversarial: dict[str, Any] | None = None                             # AdversarialTraining.to_dict() if used
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Fill the typed facts of files written before they existed (from ``config`` and ``extra``)."""
+        config = self.config if isinstance(self.config, dict) else {}
+        extra = self.extra if isinstance(self.extra, dict) else {}
+        if self.steps_per_epoch is None and isinstance(extra.get("steps_per_epoch"), int):
+            self.steps_per_epoch = extra["steps_per_epoch"]       # the playground wrote it there
+        if not self.weighting and isinstance(config.get("weighting"), str):
+            self.weighting = config["weighting"]
+        if not self.data_name and isinstance(config.get("data"), str):
+            self.data_name = config["data"]
+        if not self.data_info and isinstance(config.get("data_info"), dict):
+            self.data_info = dict(config["data_info"])
+        if self.adversarial is None and isinstance(config.get("adversarial"), dict):
+            self.adversarial = config["adversarial"]
 
     # --- recording -------------------------------------------------------------
     def record_epoch(self, epoch: int, train_loss: dict[str, float], train_metric: dict[str, float],

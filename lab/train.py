@@ -3,7 +3,10 @@
 Joint loss sum_i lambda_i L_i (the weighting decides lambda; fixed by default),
 Adam or SGD, weight decay, seeded and deterministic: the same seed on the same
 system gives the same history. After every epoch the validation metrics and
-every stage's W are recorded. Callbacks see every step and epoch; a stop flag
+every stage's W are recorded (attention: the mean W(x) over the validation split,
+``system.coupling_matrices(data.val)``); the run's facts - steps per epoch,
+weighting and its options, data name and info, adversarial settings - go into
+the History's typed fields. Callbacks see every step and epoch; a stop flag
 (``threading.Event``) ends training cleanly after the current step, and the
 partial epoch is still evaluated and recorded. A NaN/inf loss raises
 ``NonFiniteLossError`` naming the epoch and step; its ``.history`` (and the
@@ -156,24 +159,18 @@ def train(system: CoupledSystem, data: MultiTaskData, config: TrainConfig | None
     weighting = weighting or Fixed(config.task_weights)
     weighting.setup(names, system)
     history = history if history is not None else History(task_names=list(names))
-    history.task_names, history.strategy = list(names), system.strategy
-    history.config = {"train": config.to_dict(), "system": system.architecture(), "weighting": weighting.name,
-                      "data": data.name, "data_info": _json_safe(data.info)}
-    if adversarial is not None:
-        history.config["adversarial"] = adversarial.to_dict()
-    if data.W_true is not None:
-        history.W_true = data.W_true.tolist()
     x_train = data.train.x.to(device)
     y_train = {k: v.to(device) for k, v in data.train.y.items()}
     val = data.val
     n = len(x_train)
     steps_per_epoch = math.ceil(n / config.batch_size)
+    _record_facts(history, system, data, config, weighting, adversarial, steps_per_epoch)
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         gen = torch.Generator().manual_seed(config.seed)
         optimizer = make_optimizer(system, config, weighting.parameters())
-        history.W_init = [W.tolist() for W in _snapshot(system, val, config)]
+        history.W_init = [W.tolist() for W in system.coupling_matrices(val)]
         for cb in callbacks:
             cb.on_train_start(system, history)
         global_step = 0
@@ -225,7 +222,7 @@ def train(system: CoupledSystem, data: MultiTaskData, config: TrainConfig | None
             weighting.on_epoch_end(epoch, {t: train_loss[t] for t in names})
             val_result = evaluate(system, val, tasks)
             history.record_epoch(epoch, train_loss, {t: correct[t] / seen for t in names}, val_result,
-                                 weights, system.coupling_matrices(), time.perf_counter() - t0)
+                                 weights, system.coupling_matrices(val), time.perf_counter() - t0)
             bar.set_postfix(loss=f"{train_loss['total']:.3f}")
             for cb in callbacks:
                 cb.on_epoch_end(system, history)
@@ -243,7 +240,17 @@ def _json_safe(info: dict) -> dict:
     return {k: v for k, v in info.items() if isinstance(v, (str, int, float, bool, type(None)))}
 
 
-def _snapshot(system: CoupledSystem, split, config: TrainConfig) -> list[torch.Tensor]:
-    """W before training (attention coupling needs a forward pass to have a batch-mean W)."""
-    evaluate(system, split, system.tasks)
-    return system.coupling_matrices()
+def _record_facts(history: History, system: CoupledSystem, data: MultiTaskData, config: TrainConfig,
+                  weighting: Weighting, adversarial: "AdversarialTraining | None", steps_per_epoch: int) -> None:
+    """What the run is, in the History's typed fields (and the ``config`` record saved with it)."""
+    history.task_names, history.strategy = list(system.task_names), system.strategy
+    history.steps_per_epoch = steps_per_epoch
+    history.weighting, history.weighting_options = weighting.name, dict(weighting.options)
+    history.data_name, history.data_info = data.name, _json_safe(data.info)
+    history.adversarial = adversarial.to_dict() if adversarial is not None else None
+    history.config = {"train": config.to_dict(), "system": system.architecture(), "weighting": weighting.name,
+                      "data": data.name, "data_info": dict(history.data_info)}
+    if adversarial is not None:
+        history.config["adversarial"] = history.adversarial
+    if data.W_true is not None:
+        history.W_true = data.W_true.tolist()

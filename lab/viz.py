@@ -310,12 +310,12 @@ def _metric_names(history: History) -> dict[str, str]:
 def training_curves(history: History, title: str | None = None) -> go.Figure:
     """Per-task loss (train dashed, validation solid) and validation metric against the epoch.
 
-    The joint loss of every step is drawn in grey when ``history.extra['steps_per_epoch']`` is known.
+    The joint loss of every step is drawn in grey when ``history.steps_per_epoch`` is known.
     """
     fig = make_subplots(rows=1, cols=2, subplot_titles=("loss per task", "validation metric per task"),
                         horizontal_spacing=0.12)
     metric_of = _metric_names(history)
-    spe = history.extra.get("steps_per_epoch") if isinstance(history.extra, dict) else None
+    spe = history.steps_per_epoch
     if spe and history.step_loss:
         x = (np.arange(len(history.step_loss)) + 1) / spe
         fig.add_trace(go.Scatter(x=x, y=history.step_loss, mode="lines", name="joint loss (steps)",

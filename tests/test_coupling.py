@@ -122,3 +122,28 @@ def test_architecture_round_trip(digits):
     for a, b in zip(clone.state_dict().values(), system.state_dict().values()):
         assert torch.equal(a, b)  # same seed, same initial weights
     assert isinstance(clone.tasks[0], Task)
+
+
+@pytest.mark.parametrize("strategy", list(COUPLINGS))
+def test_W_over_a_split_is_explicit_and_leaves_the_system_as_it_was(digits, strategy):
+    system = make(digits, strategy).train()
+    with torch.no_grad():
+        for q in getattr(system.coupling, "query", []):
+            q.weight.normal_()
+    system(digits.train.x[:5])
+    last = system.coupling_matrices()
+    over = system.coupling_matrices(digits.val, batch_size=64)
+    assert system.training                                         # the mode is restored
+    for W_last, W_split in zip(last, over):
+        assert W_split.shape == (4, 4) and W_split.dtype == torch.float32
+        if strategy != "attention":                               # a W that does not depend on x is its own mean
+            torch.testing.assert_close(W_split, W_last)
+    if strategy == "attention":
+        one_batch = system.coupling_matrices(digits.val.x, batch_size=len(digits.val))
+        for a, b in zip(over, one_batch):                          # the mean over examples, whatever the batches
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+            torch.testing.assert_close(a.sum(1), torch.ones(4))
+        for a, b in zip(system.coupling_matrices(), last):        # the last forward's W is kept
+            torch.testing.assert_close(a, b)
+        with pytest.raises(ValueError, match="empty split"):
+            system.coupling_matrices(digits.val.x[:0])

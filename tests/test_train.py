@@ -151,3 +151,104 @@ def test_recovery_report_on_a_hand_made_case():
     assert worst["auc"] == 0.0
     with pytest.raises(ValueError, match="shape"):
         recovery_report([torch.eye(2)], W_true)
+
+
+def test_history_owns_the_facts_of_the_run(synthetic, tmp_path):
+    """steps per epoch, weighting and its options, the data and the adversarial settings are typed fields
+    written by train(), and survive a save and a reload."""
+    from lab.adversarial import AdversarialTraining, Attack
+    system = build_system(synthetic, SystemConfig(strategy="cross_stitch", widths=(8,)))
+    adversarial = AdversarialTraining(Attack("fgsm", eps=0.1), 0.5)
+    history = train(system, synthetic, TrainConfig(epochs=1, batch_size=100), weighting=make_weighting("dwa",
+                    temperature=3.0), adversarial=adversarial, progress=False)
+    assert history.steps_per_epoch == -(-len(synthetic.train) // 100)
+    assert len(history.step_loss) == history.steps_per_epoch
+    assert (history.weighting, history.weighting_options) == ("dwa", {"temperature": 3.0})
+    assert history.task_names == list(synthetic.task_names)
+    assert history.data_name == synthetic.name and history.data_info["structure"] == "chain"
+    assert history.data_info["seed"] == 0
+    assert history.adversarial == adversarial.to_dict()
+    loaded = History.load(history.save(tmp_path / "h.json"))
+    assert (loaded.steps_per_epoch, loaded.weighting, loaded.weighting_options, loaded.data_name,
+            loaded.data_info, loaded.adversarial) == (history.steps_per_epoch, "dwa", {"temperature": 3.0},
+                                                      synthetic.name, history.data_info, history.adversarial)
+    plain = train(build_system(synthetic, SystemConfig(strategy="independent", widths=(8,))), synthetic,
+                  TrainConfig(epochs=1, task_weights=(1, 2, 3, 4)), progress=False)
+    assert (plain.weighting, plain.weighting_options, plain.adversarial) == ("fixed", {"weights": [1, 2, 3, 4]}, None)
+
+
+def test_old_history_files_load_with_defaults_or_their_recorded_config(tmp_path):
+    import json
+    old = {"format": "lab.history/1", "task_names": ["a", "b"], "strategy": "cross_stitch",
+           "config": {"weighting": "gradnorm", "data": "digits", "data_info": {"seed": 1, "limit": 400}},
+           "extra": {"steps_per_epoch": 7}}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    h = History.load(tmp_path / "old.json")
+    assert (h.steps_per_epoch, h.weighting, h.weighting_options, h.data_name, h.data_info, h.adversarial) == (
+        7, "gradnorm", {}, "digits", {"seed": 1, "limit": 400}, None)
+    bare = {"format": "lab.history/1", "task_names": ["a"]}
+    (tmp_path / "bare.json").write_text(json.dumps(bare))
+    h = History.load(tmp_path / "bare.json")
+    assert (h.steps_per_epoch, h.weighting, h.weighting_options, h.data_name, h.data_info, h.adversarial) == (
+        None, "", {}, "", {}, None)
+
+
+@pytest.mark.parametrize("name, options", [
+    ("equal", {}), ("fixed", {"weights": [1.0, 0.5]}), ("fixed", {"weights": {"a": 1.0, "b": 2.0}}),
+    ("uncertainty", {"init": 0.5}), ("gradnorm", {"alpha": 1.0, "lr": 0.01}), ("dwa", {"temperature": 4.0}),
+    ("pcgrad", {"weights": None, "seed": 3})])
+def test_every_weighting_exposes_options_that_rebuild_it(name, options):
+    import json
+    from lab.weighting import WEIGHTINGS
+    weighting = make_weighting(name, **options)
+    assert weighting.options == options and json.loads(json.dumps(weighting.to_dict())) == {
+        "name": name, "options": options}
+    assert make_weighting(name, **weighting.options).options == options
+    defaults = WEIGHTINGS[name]()
+    assert make_weighting(name, **defaults.options).options == defaults.options
+
+
+def attention_mean_W(system, x, batch_size=50):
+    """Mean over the examples of x of W(x) per stage, computed stage by stage from the coupling's own
+    formula (independent of CoupledSystem.coupling_matrices)."""
+    coupling, sums = system.coupling, None
+    with torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            xb = x[i:i + batch_size]
+            h = [xb[:, m] for m in range(system.num_modules)] if system.num_inputs else [xb] * system.num_modules
+            batch = []
+            for s in range(system.num_stages):
+                h = [system.stacks[m][s].eval()(h[m]) for m in range(system.num_modules)]
+                W = coupling.weights(s, h)                                          # (B, n, n)
+                batch.append(W.double().sum(0))
+                h = list(torch.einsum("bij,jb...->ib...", W, torch.stack(h)).unbind(0))
+            sums = batch if sums is None else [a + b for a, b in zip(sums, batch)]
+    return [(total / len(x)).numpy() for total in sums]
+
+
+def test_attention_W_is_recorded_as_the_mean_over_the_validation_split():
+    """The validation split (1600 examples) is larger than one evaluation batch (1024), so a W left
+    behind by the last forward pass would be the mean of the last 576 examples only."""
+    from lab.data import load_synthetic
+    data = load_synthetic(num_modules=3, structure="chain", seed=0, num_samples=8000)
+    assert len(data.val) > 1024
+    system = build_system(data, SystemConfig(strategy="attention", widths=(16, 16), seed=0))
+    with torch.no_grad():
+        for q in system.coupling.query:                # make W depend on the input from the start
+            q.weight.normal_(0, 0.5)
+    before = attention_mean_W(system, data.val.x)
+    history = train(system, data, TrainConfig(epochs=1, batch_size=256, lr=3e-3), progress=False)
+    for s in range(system.num_stages):
+        np.testing.assert_allclose(history.W_init[s], before[s], atol=1e-6)
+    system.eval()
+    after = attention_mean_W(system, data.val.x)
+    for s in range(system.num_stages):
+        np.testing.assert_allclose(history.W_at(-1)[s], after[s], atol=1e-6)
+    # a forward on one odd batch changes the last-forward W, not what the split's W is measured as
+    system(data.train.x[:3])
+    odd = system.coupling_matrices()
+    measured = system.coupling_matrices(data.val, batch_size=7)
+    assert not np.allclose(odd[0].numpy(), after[0], atol=1e-4)
+    for s in range(system.num_stages):
+        np.testing.assert_allclose(measured[s].numpy(), after[s], atol=1e-6)
+        torch.testing.assert_close(system.coupling_matrices()[s], odd[s])     # measuring leaves no trace

@@ -194,3 +194,27 @@ def test_adversarial_training_options_reach_training_and_are_saved(tmp_path):
     pg.adv_eps.value = -0.1
     pg.train_button.click()
     assert "adversarial training eps must be a finite number >= 0" in pg.message_text and not pg.running
+
+
+def test_a_run_from_the_cli_path_plots_like_the_playground_run(tmp_path):
+    """The per-step loss curve needs only the History's own facts: the CLI's path (run_strategy) draws it
+    exactly as the playground does, and so does the saved file."""
+    from lab.compare import run_strategy
+    from lab.viz import training_curves
+    pg = playground(tmp_path, baselines=())
+    assert pg.run()
+    config = pg.read_config()
+    cli = run_strategy(config.load_data(), config.system_config(), config.train_config(),
+                       weighting=config.make_weighting())
+    saved = History.load(pg.run_dirs[0] / "history.json")
+    assert "steps_per_epoch" not in pg.history.extra                 # a fact of the run, not a panel's note
+    assert cli.history.steps_per_epoch == pg.history.steps_per_epoch == saved.steps_per_epoch > 1
+
+    def step_curve(h):
+        return next(t for t in training_curves(h).data if t.name == "joint loss (steps)")
+    ours, theirs, reloaded = step_curve(pg.history), step_curve(cli.history), step_curve(saved)
+    assert len(ours.x) == 2 * pg.history.steps_per_epoch and ours.x[-1] == 2.0
+    for other in (theirs, reloaded):
+        assert list(other.x) == list(ours.x) and list(other.y) == list(ours.y)
+    assert (cli.history.weighting, cli.history.data_name) == (pg.history.weighting, pg.history.data_name) == (
+        "equal", "digits")

@@ -10,7 +10,8 @@ fixed matrices, so every view of W works for every strategy.
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from contextlib import contextmanager
+from typing import Callable, ClassVar, Iterator
 
 import torch
 from torch import Tensor, nn
@@ -31,6 +32,7 @@ class Coupling(nn.Module):
     min_modules: ClassVar[int] = 2
     one_module_per_task: ClassVar[bool] = True   # module i predicts task i
     mixes_stages: ClassVar[bool] = False         # needs equal stage shapes across modules
+    input_dependent: ClassVar[bool] = False      # W depends on the input: report it as a mean over data
 
     def __init__(self, num_modules: int, num_stages: int, stage_shapes: list[tuple[int, ...]], **options):
         super().__init__()
@@ -63,6 +65,12 @@ class Coupling(nn.Module):
 
     def coupling_parameters(self) -> list[nn.Parameter]:
         return list(self.parameters())
+
+    @contextmanager
+    def averaging(self) -> Iterator[Callable[[], list[Tensor]]]:
+        """Yield a function that returns the mean W per stage over the forward passes made inside the
+        block. A W that does not depend on the input is its own mean: this base yields ``matrices``."""
+        yield self.matrices
 
 
 class StagewiseCoupling(Coupling):

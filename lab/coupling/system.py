@@ -3,6 +3,7 @@
     system = build_system(data, SystemConfig(strategy="cross_stitch", widths=(64, 64)))
     outputs = system(x)              # {task name: (B, num_outputs)}
     system.coupling_matrices()       # [W^1, ..., W^S], each (n, n)
+    system.coupling_matrices(data.val)   # the same; attention: mean W(x) over the split
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..data.base import MultiTaskData, Task
+from ..data.base import MultiTaskData, Split, Task
 from .attention import Attention
 from .base import Coupling
 from .blocks import BLOCKS, build_stack, head
@@ -166,9 +167,32 @@ class CoupledSystem(nn.Module):
     def num_stages(self) -> int:
         return len(self.stacks[0])
 
-    def coupling_matrices(self) -> list[Tensor]:
-        """One (num_modules, num_modules) W per stage, fixed strategies included."""
-        return self.coupling.matrices()
+    def coupling_matrices(self, split: Split | Tensor | None = None, batch_size: int = 1024) -> list[Tensor]:
+        """One (num_modules, num_modules) W per stage, fixed strategies included.
+
+        Without ``split``: the coupling's W as it stands (attention: the batch mean of the last forward
+        pass). With ``split`` (a data split, or inputs shaped like a batch): an input-dependent coupling
+        (attention) is run over every example in eval mode without gradients, ``batch_size`` at a time,
+        and the mean W(x) over the examples is returned; nothing the system reports afterwards changes.
+        Couplings whose W does not depend on the input return their matrices unchanged.
+        """
+        if split is None or not self.coupling.input_dependent:
+            return self.coupling.matrices()
+        x = split.x if isinstance(split, Split) else split
+        if len(x) == 0:
+            raise ValueError("cannot measure W over an empty split")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        device = next(self.parameters()).device
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad(), self.coupling.averaging() as mean:
+                for i in range(0, len(x), batch_size):
+                    self(x[i:i + batch_size].to(device))
+                return mean()
+        finally:
+            self.train(was_training)
 
     def coupling_parameters(self) -> list[nn.Parameter]:
         """Parameters of the coupling itself (W, attention projections); empty for fixed strategies."""

@@ -11,7 +11,9 @@
 
 Tests drive them without a browser: set widget ``.value``s, call ``.click()``, read the state.
 """
+from .adversarial_options import AdversarialChoice
 from .base import TrainingPanel, Throttle, readable_error, resolve_runs_root
+from .choices import DataSelection, OptimiserChoice
 from .compress import CompressionPanel
 from .compress_config import ModelSource, RecipeConfig, parse_bits
 from .compress_runs import latest_digits_run, load_recipe_run, saved_recipe_runs
@@ -22,7 +24,7 @@ from .progress import ProgressUpdates
 from .robustness import ROBUST_DATA, RobustnessConfig, RobustnessPanel, parse_modules
 from .transfer import TransferPanel, TransferPanelConfig
 
-__all__ = ["DATA_CHOICES", "ROBUST_DATA", "CompressionPanel", "CouplingPlayground", "FigureView", "ModelSource",
+__all__ = ["DATA_CHOICES", "ROBUST_DATA", "AdversarialChoice", "CompressionPanel", "DataSelection", "OptimiserChoice", "CouplingPlayground", "FigureView", "ModelSource",
            "RecipeConfig", "latest_digits_run", "load_recipe_run", "parse_bits", "saved_recipe_runs", "PlaygroundConfig", "ProgressUpdates",
            "RobustnessConfig", "RobustnessPanel", "Throttle", "TrainingPanel", "TransferPanel", "TransferPanelConfig",
            "WInspector", "parse_floats", "parse_modules", "parse_options", "readable_error", "resolve_runs_root"]

@@ -2,10 +2,12 @@
 
 ``adversarial`` is "off" or an attack kind (fgsm/pgd); ``eps`` is the L-infinity radius in input units;
 ``ratio`` the share of every batch replaced by adversarial examples (see ``lab.adversarial``).
+:class:`AdversarialChoice` is the piece a panel config is made of; ``adversarial_widgets`` its widgets.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import ipywidgets as widgets
 
@@ -30,6 +32,32 @@ def adversarial_training(kind: str, eps: float, ratio: float, clamp: tuple[float
         return None
     attack = Attack(kind, eps=check_eps(eps, "adversarial training eps"), clamp=clamp, **attack_options)
     return AdversarialTraining(attack, ratio)
+
+
+@dataclass(frozen=True)
+class AdversarialChoice:
+    """Adversarial training as a panel chooses it: ``kind`` ("off", fgsm, pgd), radius ``eps`` and
+    share ``ratio``; checked on creation by building the ``AdversarialTraining`` it stands for."""
+
+    kind: str = "off"
+    eps: float = 0.1
+    ratio: float = 0.5
+
+    def __post_init__(self) -> None:
+        self.training(None)
+
+    @property
+    def on(self) -> bool:
+        return self.kind != "off"
+
+    def training(self, clamp: tuple[float, float] | None, **attack_options) -> AdversarialTraining | None:
+        """None when off; else the adversarial training (inputs clamped to ``clamp``; ``attack_options``
+        such as steps and modules go to the ``Attack``)."""
+        return adversarial_training(self.kind, self.eps, self.ratio, clamp, **attack_options)
+
+    def describe(self) -> str:
+        """E.g. "fgsm eps 0.1, share 0.5" (for captions and status lines)."""
+        return f"{self.kind} eps {self.eps:g}, share {self.ratio:g}"
 
 
 def adversarial_widgets(style: dict, layout, eps_label: str = "attack eps"

@@ -14,251 +14,44 @@ robust test metric under that attack.
 Every run - yours and each baseline - is saved under ``runs/<timestamp>-<data>-<strategy>/``
 (``$LAB_RUNS`` moves it); your run is checkpointed after every epoch, so a kernel
 restart loses nothing.
+
+This module holds the panel (widgets, training thread, display); its config is in
+``playground_config``, the live-update callback in ``playground_live`` and the results table
+in ``lab.result_tables.strategy_rows``.
 """
 from __future__ import annotations
 
-import math
 import threading
-from dataclasses import asdict, dataclass
 from functools import partial
-from typing import Any, get_args, get_type_hints
+from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
 
-from ..adversarial import AdversarialTraining, input_range, robust_accuracy
+from ..adversarial import robust_accuracy
 from ..checkpoint import CheckpointCallback
 from ..compare import StrategyResult, run_strategy
-from ..coupling import BLOCKS, COUPLINGS, SystemConfig, build_system
-from ..data import DIGITS_TASKS, MNIST1D_TASKS, STRUCTURES, MultiTaskData, load_data
+from ..coupling import BLOCKS, COUPLINGS, build_system
+from ..data import STRUCTURES, MultiTaskData
 from ..history import History
+from ..result_tables import strategy_rows
 from ..runs import new_run_dir, save_run
 from ..settings import fast_mode
 from ..tables import format_table
-from ..train import Callback, NonFiniteLossError, TrainConfig
-from ..viz import W_heatmaps, module_labels, training_curves
-from ..weighting import WEIGHTINGS, Weighting, make_weighting
-from .base import DESCRIPTION_STYLE, Job, Throttle, TrainingPanel
-from .adversarial_options import adversarial_training, adversarial_widgets
+from ..train import NonFiniteLossError
+from ..viz import W_heatmaps, module_labels
+from ..weighting import WEIGHTINGS
+from .adversarial_options import adversarial_widgets
+from .base import DESCRIPTION_STYLE, Job, TrainingPanel
+from .choices import DATA_CHOICES, DataChoice
 from .figure_view import FigureView
 from .html import html_table
+from .parsing import parse_floats, parse_options
+from .playground_config import DEFAULT_BASELINES, OPTIMIZERS, PlaygroundConfig
+from .playground_live import LiveUpdates
 
-OPTIMIZERS: tuple[str, ...] = get_args(get_type_hints(TrainConfig)["optimizer"])
-
-
-@dataclass(frozen=True)
-class DataChoice:
-    """A dataset the playground offers: ``tasks`` in module order (None: one synthetic task per module)."""
-
-    label: str
-    tasks: tuple[str, ...] | None
-    max_modules: int
-    full_size: int | None      # examples (None = the whole dataset)
-    fast_size: int             # examples with LAB_FAST=1
-
-
-DATA_CHOICES: dict[str, DataChoice] = {
-    "digits": DataChoice("digits: digit, parity, >=5, loops (8x8 images)", DIGITS_TASKS, len(DIGITS_TASKS), None, 400),
-    "mnist1d": DataChoice("MNIST-1D: digit, parity, >=5 (1-D signals)", MNIST1D_TASKS, len(MNIST1D_TASKS), 4000, 600),
-    "synthetic": DataChoice("synthetic tasks with a known W*", None, 8, 2000, 600),
-}
-DEFAULT_BASELINES: tuple[str, ...] = ("independent", "pipeline", "ensemble", "shared")
-
-
-def parse_floats(text: str, what: str) -> tuple[float, ...] | None:
-    """``"1, 0.5"`` -> (1.0, 0.5); empty text -> None."""
-    parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
-    if not parts:
-        return None
-    try:
-        return tuple(float(p) for p in parts)
-    except ValueError:
-        raise ValueError(f"{what}: expected numbers separated by commas (e.g. 1, 0.5), got {text!r}") from None
-
-
-def parse_options(text: str) -> tuple[tuple[str, float], ...]:
-    """``"alpha=1.5, temperature=2"`` -> (("alpha", 1.5), ("temperature", 2.0)); empty text -> ()."""
-    out = []
-    for part in (p.strip() for p in text.replace(";", ",").split(",")):
-        if not part:
-            continue
-        key, sep, value = part.partition("=")
-        try:
-            if not sep or not key.strip().isidentifier():
-                raise ValueError
-            out.append((key.strip(), float(value)))
-        except ValueError:
-            raise ValueError(f"weighting options: expected name=number pairs separated by commas "
-                             f"(e.g. alpha=1.5), got {part!r}") from None
-    return tuple(out)
-
-
-@dataclass(frozen=True)
-class PlaygroundConfig:
-    """Everything the playground's widgets choose. ``num_modules`` = number of tasks (module i runs task i).
-
-    ``w_init`` = (self, others) initial W; ``task_weights``: lambda per task for the
-    ``fixed`` weighting; ``weighting_options``: keyword arguments of other weightings;
-    ``baselines``: strategies trained after yours with the same data, seed and budget;
-    ``adversarial``: "off" or the attack (fgsm/pgd) of adversarial training - ``adv_ratio`` of
-    every batch is replaced by examples attacked with radius ``adv_eps`` (input units, inputs
-    clamped to their range), for your run and the baselines alike;
-    ``small_data``: a seeded subset of the data (``LAB_FAST``).
-    """
-
-    data: str = "digits"
-    structure: str = "chain"
-    num_modules: int = 4
-    width: int = 64
-    stages: int = 2
-    block: str = "mlp"
-    strategy: str = "cross_stitch"
-    w_init: tuple[float, float] = (0.9, 0.1)
-    optimizer: str = "adam"
-    lr: float = 3e-3
-    epochs: int = 20
-    batch_size: int = 64
-    weighting: str = "equal"
-    task_weights: tuple[float, ...] | None = None
-    weighting_options: tuple[tuple[str, float], ...] = ()
-    baselines: tuple[str, ...] = DEFAULT_BASELINES
-    adversarial: str = "off"
-    adv_eps: float = 0.1
-    adv_ratio: float = 0.5
-    seed: int = 0
-    small_data: bool = False
-
-    def __post_init__(self) -> None:
-        if self.data not in DATA_CHOICES:
-            raise ValueError(f"unknown data {self.data!r}; choose from {list(DATA_CHOICES)}")
-        choice = DATA_CHOICES[self.data]
-        if self.data == "synthetic" and self.structure not in STRUCTURES:
-            raise ValueError(f"unknown W* structure {self.structure!r}; choose from {list(STRUCTURES)}")
-        if not 2 <= self.num_modules <= choice.max_modules:
-            raise ValueError(f"{self.data} offers 2 to {choice.max_modules} modules (one per task), "
-                             f"got {self.num_modules}")
-        if self.width < 1 or self.stages < 1:
-            raise ValueError(f"width and stages must be >= 1, got width={self.width}, stages={self.stages}")
-        if self.strategy not in COUPLINGS:
-            raise ValueError(f"unknown coupling strategy {self.strategy!r}; choose from {list(COUPLINGS)}")
-        unknown = [b for b in self.baselines if b not in COUPLINGS]
-        if unknown:
-            raise ValueError(f"unknown baseline strategies {unknown}; choose from {list(COUPLINGS)}")
-        if self.weighting not in WEIGHTINGS:
-            raise ValueError(f"unknown loss weighting {self.weighting!r}; choose from {list(WEIGHTINGS)}")
-        if self.task_weights is not None:
-            if len(self.task_weights) != self.num_modules:
-                raise ValueError(f"give one task weight per task: got {len(self.task_weights)} weights "
-                                 f"{list(self.task_weights)} for {self.num_modules} tasks {list(self.task_names)}")
-            if not all(math.isfinite(w) and w >= 0 for w in self.task_weights):
-                raise ValueError(f"task weights must be finite and >= 0, got {list(self.task_weights)}")
-        if not math.isfinite(self.lr) or self.lr <= 0:
-            raise ValueError(f"learning rate must be a positive number, got {self.lr}")
-        self.adversarial_training(None)   # checks the kind, eps and ratio
-        self.system_config()   # SystemConfig and TrainConfig check the rest
-        self.train_config()
-
-    @property
-    def task_names(self) -> tuple[str, ...]:
-        tasks = DATA_CHOICES[self.data].tasks
-        return tasks[:self.num_modules] if tasks is not None else tuple(f"task{i}" for i in range(self.num_modules))
-
-    def strategies(self) -> list[str]:
-        """Yours first, then the baselines (without repeating yours)."""
-        return [self.strategy] + [b for b in self.baselines if b != self.strategy]
-
-    def data_kwargs(self) -> dict[str, Any]:
-        choice = DATA_CHOICES[self.data]
-        size = choice.fast_size if self.small_data else choice.full_size
-        if self.data == "digits":
-            return {"tasks": self.task_names, "seed": self.seed, "limit": size}
-        if self.data == "mnist1d":
-            return {"tasks": self.task_names, "seed": 42 + self.seed, "num_samples": size}
-        return {"num_modules": self.num_modules, "structure": self.structure, "seed": self.seed, "num_samples": size}
-
-    def load_data(self) -> MultiTaskData:
-        return load_data(self.data, **self.data_kwargs())
-
-    def system_config(self, strategy: str | None = None) -> SystemConfig:
-        return SystemConfig(strategy=strategy or self.strategy, block=self.block, widths=(self.width,) * self.stages,
-                            w_init=self.w_init, seed=self.seed)
-
-    def train_config(self) -> TrainConfig:
-        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, optimizer=self.optimizer,
-                           task_weights=self.task_weights if self.weighting == "fixed" else None, seed=self.seed)
-
-    def make_weighting(self) -> Weighting:
-        """A fresh weighting object (one per run: weightings keep state)."""
-        options = dict(self.weighting_options)
-        if self.weighting == "fixed":
-            if options:
-                raise ValueError(f"the fixed weighting takes its lambdas in 'task weights', not options {options}")
-            return make_weighting("fixed", weights=self.task_weights)
-        return make_weighting(self.weighting, **options)  # ValueError names bad options
-
-    def adversarial_training(self, data: MultiTaskData | None) -> AdversarialTraining | None:
-        """None when off; else the adversarial training (inputs clamped to ``data``'s range)."""
-        return adversarial_training(self.adversarial, self.adv_eps, self.adv_ratio,
-                                    input_range(data) if data is not None else None)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["weighting_options"] = dict(self.weighting_options)
-        return d
-
-
-class _LiveUpdates(Callback):
-    """Progress, status and (for your run) the live W heatmap and loss curves, throttled."""
-
-    def __init__(self, panel: "CouplingPlayground", label: str, epochs: int, live: bool):
-        self.panel, self.label, self.epochs, self.live = panel, label, epochs, live
-        self.step_throttle = Throttle(panel.update_interval)
-        self.epoch_throttle = Throttle(panel.update_interval)
-        self.system = None
-        self.history: History | None = None
-
-    def on_train_start(self, system, history):
-        self.system, self.history = system, history
-        p = self.panel
-        p.progress.value, p.progress.bar_style = 0, "info"
-        p.status.value = f"training {self.label}: epoch 0/{self.epochs}"
-        if self.live:
-            p._show_W(system, history, title=f"W of {system.strategy} before training")
-            p.curves_view.clear("loss curves appear after the first epoch")
-
-    def on_step_end(self, info):
-        self.history.extra["steps_per_epoch"] = info.steps_per_epoch
-        if not self.step_throttle.ready():
-            return
-        p = self.panel
-        p.progress.max = info.steps_per_epoch * self.epochs
-        p.progress.value = info.global_step
-        p.status.value = (f"training {self.label}: epoch {info.epoch}/{self.epochs}, "
-                          f"step {info.step}/{info.steps_per_epoch}")
-        if self.live:
-            p._show_W(self.system, self.history, title=f"W of {self.system.strategy}, epoch {info.epoch} "
-                                                       f"step {info.step} (live)")
-        self.step_throttle.done()
-
-    def on_epoch_end(self, system, history):
-        if self.live:
-            self.panel.epochs_done = history.num_epochs
-            if self.epoch_throttle.ready():
-                self.panel.curves_view.show(training_curves(history), fields=("x", "y"))
-                self.epoch_throttle.done()
-
-    def on_train_end(self, system, history):
-        p = self.panel
-        done = history.num_epochs
-        p.progress.max = max(1, len(history.step_loss))
-        p.progress.value = p.progress.max
-        p.progress.bar_style = "warning" if history.stopped else "success"
-        p.status.value = f"{self.label}: {'stopped after' if history.stopped else 'finished'} {done}/{self.epochs} epochs"
-        if self.live:
-            p.epochs_done = done
-            p._show_W(system, history, title=f"W of {system.strategy} after {done} epochs"
-                      + (" (stopped)" if history.stopped else ""))
-            p.curves_view.show(training_curves(history))
+__all__ = ["DATA_CHOICES", "DEFAULT_BASELINES", "OPTIMIZERS", "CouplingPlayground", "DataChoice", "PlaygroundConfig",
+           "parse_floats", "parse_options"]
 
 
 class CouplingPlayground(TrainingPanel):
@@ -328,7 +121,7 @@ class CouplingPlayground(TrainingPanel):
         self.run_dirs: list = []
         self.epochs_done = 0
         self.epochs_planned = 0
-        self._data_cache: dict[str, MultiTaskData] = {}
+        self._data_cache: dict[Any, MultiTaskData] = {}
 
         column = lambda title, *ws: widgets.VBox([widgets.HTML(f"<b>{title}</b>"), *ws])  # noqa: E731
         settings = widgets.HBox([
@@ -399,9 +192,9 @@ class CouplingPlayground(TrainingPanel):
 
     # --- training ----------------------------------------------------------------------------------------
     def _load(self, config: PlaygroundConfig) -> MultiTaskData:
-        key = repr(sorted(config.data_kwargs().items())) + config.data
+        key = config.data_selection
         if key not in self._data_cache:
-            self._data_cache[key] = config.load_data()
+            self._data_cache[key] = key.load()
         return self._data_cache[key]
 
     def prepare(self) -> Job:
@@ -437,7 +230,7 @@ class CouplingPlayground(TrainingPanel):
             main = k == 0
             label = strategy if main else f"baseline {strategy} ({k}/{baselines})"
             run_dir = new_run_dir(f"{data.name}-{strategy}", root=self.runs_root)
-            callbacks = [_LiveUpdates(self, label, config.epochs, live=main)]
+            callbacks = [LiveUpdates(self, label, config.epochs, live=main)]
             if main:
                 callbacks.append(CheckpointCallback(run_dir))   # a kernel restart loses nothing
             try:
@@ -469,28 +262,15 @@ class CouplingPlayground(TrainingPanel):
                                  + f"; saved in {self.run_dirs[0]}")
 
     def _show_results(self, config: PlaygroundConfig, data: MultiTaskData) -> None:
-        rows = []
-        for k, r in enumerate(self.results):
-            base = r.row()
-            row = {"run": "yours" if k == 0 else "baseline", "strategy": r.strategy,
-                   "epochs": f"{r.history.num_epochs}/{config.epochs}"}
-            row.update({t: base[t] for t in data.task_names})
-            row["mean"] = base["mean"]
-            robust = r.history.extra.get("robust_metric")
-            if robust is not None:
-                row["robust"] = sum(robust["metric"].values()) / len(robust["metric"])
-            if "W_auc" in base:
-                row["W_auc"] = base["W_auc"]
-            row.update(params=base["params"], train_s=base["train_s"])
-            rows.append(row)
+        rows = strategy_rows(self.results, config.epochs, ["yours"] + ["baseline"] * (len(self.results) - 1))
         self.result_rows = rows
         metrics = sorted({t.metric for t in data.tasks})
         caption = (f"test {'/'.join(metrics)} per task on {data.name} ({len(data.train)} training examples), "
                    f"same seed {config.seed}, {config.epochs} epochs, widths {[config.width] * config.stages}, "
                    f"{config.weighting} weighting" + ("; W_auc: recovery of W* (1 = perfect)"
                                                       if data.W_true is not None else "")
-                   + (f"; adversarially trained ({config.adversarial} eps {config.adv_eps:g}, share "
-                      f"{config.adv_ratio:g}), robust: mean {'/'.join(metrics)} under that attack"
+                   + (f"; adversarially trained ({config.adversarial_choice.describe()}), robust: mean "
+                      f"{'/'.join(metrics)} under that attack"
                       if config.adversarial != "off" else ""))
         self.results_table.value = html_table(rows, highlight=[0], caption=caption)
 

@@ -20,230 +20,40 @@ attacked) or synthetic tasks with a known W* (each module has its own input: att
 one module, e.g. ``0``, and watch whether coupling protects or spreads the damage).
 Every trained system is saved under ``runs/<time>-<data>-robust-<strategy>/`` with its
 robust-accuracy curve in ``history.extra["robust_curve"]``.
+
+This module holds the panel's widgets and training; its config is in ``robustness_config``,
+the attacks after training in ``robustness_attack`` (measured by ``lab.robust_curves``,
+tabulated by ``lab.result_tables.robustness_rows``).
 """
 from __future__ import annotations
 
 import math
 import threading
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ipywidgets as widgets
-import torch
 
-from ..adversarial import ATTACK_KINDS, AdversarialTraining, Attack, input_range, robust_accuracy
+from ..adversarial import ATTACK_KINDS, input_range
 from ..compare import run_strategy
-from ..coupling import COUPLINGS, CoupledSystem, SystemConfig, build_system
-from ..data import DIGITS_TASKS, STRUCTURES, MultiTaskData, load_data
+from ..coupling import COUPLINGS, CoupledSystem, build_system
+from ..data import STRUCTURES, MultiTaskData
 from ..history import History
+from ..robust_curves import AttackSettings, RobustCurves
 from ..runs import new_run_dir, save_run
-from ..settings import fast_mode
-from ..tables import format_table
-from ..train import TrainConfig
-from ..viz import robustness_curves
-from .base import DESCRIPTION_STYLE, Job, TrainingPanel, readable_error
-from .adversarial_options import adversarial_training, adversarial_widgets, check_eps
+from .adversarial_options import adversarial_widgets
+from .base import DESCRIPTION_STYLE, Job, TrainingPanel
 from .figure_view import FigureView
-from .html import html_table
-from .playground import DATA_CHOICES, parse_floats
+from .parsing import parse_modules
 from .progress import ProgressUpdates
+from .robustness_attack import AttackEvaluation
+from .robustness_config import DEFAULT_STRATEGIES, ROBUST_DATA, SYNTHETIC_MODULES, RobustData, RobustnessConfig
 
-if TYPE_CHECKING:
-    import plotly.graph_objects as go
-
-DEFAULT_STRATEGIES: tuple[str, ...] = ("independent", "cross_stitch", "attention")
-SYNTHETIC_MODULES = 4
-
-
-@dataclass(frozen=True)
-class RobustData:
-    """A dataset the robustness panel offers, with attack defaults that suit its input scale."""
-
-    label: str
-    eps: float                 # the slider's start
-    eps_max: float             # the slider's end
-    modules: str               # attacked modules, as typed in the widget
+__all__ = ["DEFAULT_STRATEGIES", "ROBUST_DATA", "SYNTHETIC_MODULES", "RobustData", "RobustnessConfig",
+           "RobustnessPanel", "parse_modules"]
 
 
-ROBUST_DATA: dict[str, RobustData] = {
-    "digits": RobustData("digits: 4 tasks on one 8x8 image (pixels in [0, 1])", 0.1, 0.2, "all"),
-    "synthetic": RobustData("synthetic: 4 modules, one input each (N(0, 1) values), known W*", 0.5, 1.0, "0"),
-}
-
-
-def parse_modules(text: str) -> str | tuple[int, ...]:
-    """``"all"`` (or empty) -> "all"; ``"0, 2"`` -> (0, 2)."""
-    text = text.strip().lower()
-    if text in ("", "all"):
-        return "all"
-    try:
-        values = parse_floats(text, "attacked modules")
-    except ValueError:
-        values = None
-    if values is None or any(v != int(v) or v < 0 for v in values):
-        raise ValueError(f"attacked modules: 'all' or module numbers >= 0 separated by commas (e.g. 0, 2), "
-                         f"got {text!r}")
-    return tuple(int(v) for v in values)
-
-
-@dataclass(frozen=True)
-class RobustnessConfig:
-    """Everything the robustness panel's widgets choose (validated; saved with every run).
-
-    ``attack``/``steps``/``modules``: the attack measured (FGSM or PGD with ``steps`` steps of
-    2.5 eps / steps, no random start, maximising the summed task losses; ``modules`` "all" or
-    module indices, per-module data only); ``eps``: the slider's radius; ``eps_max``: the
-    slider's end; ``grid_points``: radii from 0 to ``eps_max`` measured right after training.
-    ``adversarial``: "off" or the attack used for adversarial training (radius ``adv_eps``,
-    ``adv_ratio`` of every batch, same ``steps`` and ``modules``).
-    """
-
-    data: str = "digits"
-    structure: str = "star"
-    strategies: tuple[str, ...] = DEFAULT_STRATEGIES
-    width: int = 64
-    stages: int = 2
-    epochs: int = 20
-    lr: float = 1e-3
-    batch_size: int = 64
-    seed: int = 0
-    attack: str = "pgd"
-    steps: int = 10
-    modules: str | tuple[int, ...] = "all"
-    eps: float = 0.1
-    eps_max: float = 0.2
-    grid_points: int = 5
-    adversarial: str = "off"
-    adv_eps: float = 0.1
-    adv_ratio: float = 0.5
-    small_data: bool = False
-
-    def __post_init__(self) -> None:
-        if self.data not in ROBUST_DATA:
-            raise ValueError(f"unknown data {self.data!r}; choose from {list(ROBUST_DATA)}")
-        if self.data == "synthetic" and self.structure not in STRUCTURES:
-            raise ValueError(f"unknown W* structure {self.structure!r}; choose from {list(STRUCTURES)}")
-        if not self.strategies:
-            raise ValueError("choose at least one strategy to compare")
-        unknown = [s for s in self.strategies if s not in COUPLINGS]
-        if unknown:
-            raise ValueError(f"unknown strategies {unknown}; choose from {list(COUPLINGS)}")
-        if len(set(self.strategies)) != len(self.strategies):
-            raise ValueError(f"each strategy once, please: got {list(self.strategies)}")
-        if self.width < 1 or self.stages < 1:
-            raise ValueError(f"width and stages must be >= 1, got width={self.width}, stages={self.stages}")
-        if not math.isfinite(self.lr) or self.lr <= 0:
-            raise ValueError(f"learning rate must be a positive number, got {self.lr}")
-        check_eps(self.eps, "eps (attack radius)")
-        if check_eps(self.eps_max, "the slider's largest eps") <= 0:
-            raise ValueError(f"the slider's largest eps must be > 0, got {self.eps_max}")
-        if self.eps > self.eps_max:
-            raise ValueError(f"eps {self.eps} is beyond the slider's largest eps {self.eps_max}")
-        if isinstance(self.grid_points, bool) or not isinstance(self.grid_points, int) or self.grid_points < 2:
-            raise ValueError(f"grid_points must be an integer >= 2 (0 and eps_max at least), got {self.grid_points}")
-        if self.modules != "all":
-            if self.data == "digits":
-                raise ValueError("the digits' four modules share one image, so only 'all' inputs can be attacked; "
-                                 "attacking single modules needs per-module inputs (the synthetic data)")
-            object.__setattr__(self, "modules", tuple(int(m) for m in self.modules))
-            bad = [m for m in self.modules if not 0 <= m < SYNTHETIC_MODULES]
-            if bad:
-                raise ValueError(f"attacked modules {bad} do not exist: the synthetic data has {SYNTHETIC_MODULES} "
-                                 f"modules (0..{SYNTHETIC_MODULES - 1})")
-        self.attack_at(self.eps)                 # Attack checks kind, steps, modules
-        self.adversarial_training(None)          # checks the kind, adv_eps and adv_ratio
-        self.system_config(self.strategies[0])   # SystemConfig and TrainConfig check the rest
-        self.train_config()
-
-    @property
-    def task_names(self) -> tuple[str, ...]:
-        return DIGITS_TASKS if self.data == "digits" else tuple(f"task{i}" for i in range(SYNTHETIC_MODULES))
-
-    def data_kwargs(self) -> dict[str, Any]:
-        choice = DATA_CHOICES[self.data]
-        size = choice.fast_size if self.small_data else choice.full_size
-        if self.data == "digits":
-            return {"tasks": DIGITS_TASKS, "seed": self.seed, "limit": size}
-        return {"num_modules": SYNTHETIC_MODULES, "structure": self.structure, "seed": self.seed,
-                "num_samples": size}
-
-    def load_data(self) -> MultiTaskData:
-        return load_data(self.data, **self.data_kwargs())
-
-    def system_config(self, strategy: str) -> SystemConfig:
-        return SystemConfig(strategy=strategy, widths=(self.width,) * self.stages, seed=self.seed)
-
-    def train_config(self) -> TrainConfig:
-        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=self.seed)
-
-    def attack_at(self, eps: float, clamp: tuple[float, float] | None = None) -> Attack:
-        """The measured attack at radius ``eps`` (``clamp``: the valid input range, see ``input_range``)."""
-        return Attack(self.attack, eps=check_eps(eps, "eps (attack radius)"), steps=self.steps,
-                      modules=self.modules, clamp=clamp)
-
-    def adversarial_training(self, clamp: tuple[float, float] | None) -> AdversarialTraining | None:
-        return adversarial_training(self.adversarial, self.adv_eps, self.adv_ratio, clamp, steps=self.steps,
-                                    modules=self.modules)
-
-    def grid(self) -> list[float]:
-        """The radii measured right after training: 0 .. eps_max in equal steps, plus ``eps``."""
-        return sorted(set(_grid(self.eps_max, self.grid_points)) | {_key(self.eps)})
-
-    @classmethod
-    def defaults(cls, data: str = "digits", fast: bool | None = None, **overrides) -> "RobustnessConfig":
-        """The panel's defaults for ``data`` (its attack radius, slider end and attacked modules) and for
-        ``LAB_FAST`` (a small data subset and 5 epochs; ``fast`` None reads the environment)."""
-        if data not in ROBUST_DATA:
-            raise ValueError(f"unknown data {data!r}; choose from {list(ROBUST_DATA)}")
-        d = ROBUST_DATA[data]
-        fast = fast_mode() if fast is None else fast
-        base = dict(data=data, eps=d.eps, eps_max=d.eps_max, modules=parse_modules(d.modules), small_data=fast)
-        if fast:
-            base["epochs"] = 5
-        return cls(**{**base, **overrides})
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["strategies"] = list(self.strategies)
-        d["modules"] = self.modules if self.modules == "all" else list(self.modules)
-        return d
-
-
-def _key(eps: float) -> float:
-    """Radii that differ only in float noise share a cache entry."""
-    return round(float(eps), 6)
-
-
-def _grid(eps_max: float, points: int) -> list[float]:
-    """``points`` radii from 0 to ``eps_max`` in equal steps."""
-    return [_key(eps_max * i / (points - 1)) for i in range(points)]
-
-
-def _attack_key(kind: str, steps: int, modules) -> tuple:
-    """(kind, steps, modules) with steps 1 for FGSM (it takes one step whatever ``steps`` says)."""
-    return kind, (steps if kind == "pgd" else 1), modules
-
-
-def _attack_name(key: tuple) -> str:
-    kind, steps, modules = key
-    parts = ([f"{steps} steps"] if kind == "pgd" else []) + ([f"modules {list(modules)}"] if modules != "all" else [])
-    return kind.upper() + (f" ({', '.join(parts)})" if parts else "")
-
-
-@contextmanager
-def _torch_threads(n: int | None):
-    before = torch.get_num_threads()
-    try:
-        if n is not None:
-            torch.set_num_threads(n)
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-class RobustnessPanel(TrainingPanel):
+class RobustnessPanel(AttackEvaluation, TrainingPanel):
     """The robustness panel (see the module docstring). ``config`` sets the initial widget values.
 
     After training: ``systems``/``histories`` (per strategy, in the order trained),
@@ -302,10 +112,9 @@ class RobustnessPanel(TrainingPanel):
         self.run_dirs: dict[str, Any] = {}
         self.live_history: History | None = None
         self.result_rows: list[dict[str, Any]] = []
-        self.evaluations = 0
-        self._cache: dict[tuple, dict[str, dict[float, dict[str, float]]]] = {}
+        self._robust = RobustCurves()           # robust metrics per attack settings, strategy and eps (cached)
         self._eval_lock = threading.Lock()
-        self._data_cache: dict[str, MultiTaskData] = {}
+        self._data_cache: dict[Any, MultiTaskData] = {}
 
         self.data_choice.observe(self._on_data_change, names="value")
         self.attack.observe(lambda _: self._on_attack_change(), names="value")
@@ -406,9 +215,9 @@ class RobustnessPanel(TrainingPanel):
 
     # --- training ----------------------------------------------------------------------------------------
     def _load(self, config: RobustnessConfig) -> MultiTaskData:
-        key = config.data + repr(sorted(config.data_kwargs().items()))
+        key = config.data_selection
         if key not in self._data_cache:
-            self._data_cache[key] = config.load_data()
+            self._data_cache[key] = key.load()
         return self._data_cache[key]
 
     def prepare(self) -> Job:
@@ -422,7 +231,7 @@ class RobustnessPanel(TrainingPanel):
         with self._eval_lock:
             self.data, self.trained_config = data, config
             self.systems, self.histories, self.clean, self.run_dirs = {}, {}, {}, {}
-            self._cache = {}
+            self._robust.reset(data.test, input_range(data), config.seed)
             self.result_rows = []
         self.results_table.value = "<i>training...</i>"
         self.figure_view.clear("robust accuracy per strategy appears here after training")
@@ -440,7 +249,8 @@ class RobustnessPanel(TrainingPanel):
                 self.systems[strategy], self.histories[strategy] = result.system, result.history
                 self.clean[strategy] = result.test_metric
             self.status.value = f"attacking {label} at {len(config.grid())} radii..."
-            curve = self._measure(strategy, config.grid(), _attack_key(config.attack, config.steps, config.modules))
+            curve = self._measure(strategy, config.grid(), AttackSettings.of(config.attack, config.steps,
+                                                                              config.modules))
             result.history.extra["robust_curve"] = {
                 "attack": config.attack_at(0.0, clamp).to_dict() | {"eps": None},
                 "points": [{"eps": e, "metric": curve[e]} for e in sorted(curve)]}
@@ -451,110 +261,10 @@ class RobustnessPanel(TrainingPanel):
             self.refresh(force=True)
         done = [f"{s} {h.num_epochs}/{config.epochs}" for s, h in self.histories.items()]
         skipped = [s for s in config.strategies if s not in self.systems]
-        adv = (f", adversarially trained ({config.adversarial} eps {config.adv_eps:g}, share {config.adv_ratio:g})"
-               if adversarial else "")
+        adv = f", adversarially trained ({config.adversarial_choice.describe()})" if adversarial else ""
         if stop.is_set():
             self.status.value = (f"stopped: trained {', '.join(done) or 'nothing'} epochs{adv}"
                                  + (f"; skipped {', '.join(skipped)}" if skipped else ""))
         else:
             self.status.value = (f"done: trained {', '.join(done)} epochs{adv}; move the eps slider to attack "
                                  f"them harder or softer")
-
-    # --- attacking the trained systems ---------------------------------------------------------------------
-    def _attack_settings(self) -> tuple[str, int, str | tuple[int, ...]]:
-        """The widgets' (kind, steps, modules), validated against the trained data: the cache key."""
-        modules = parse_modules(self.modules.value)
-        config = self.trained_config
-        if modules != "all" and config is not None and config.data == "digits":
-            raise ValueError("the digits' four modules share one image, so only 'all' inputs can be attacked")
-        return _attack_key(self.attack.value, self.steps.value, modules)
-
-    def _attack(self, key: tuple, eps: float) -> Attack:
-        kind, steps, modules = key
-        return Attack(kind, eps=eps, steps=steps, modules=modules, clamp=input_range(self.data))
-
-    def _measure(self, strategy: str, radii, key: tuple) -> dict[float, dict[str, float]]:
-        """Robust test metrics of one trained strategy at ``radii`` (cached per attack settings and eps)."""
-        with self._eval_lock:
-            curve = self._cache.setdefault(key, {}).setdefault(strategy, {})
-            system, seed = self.systems[strategy], self.trained_config.seed
-            for eps in sorted(map(_key, radii)):
-                if eps not in curve:           # eps 0 is measured too: it must equal the clean metric
-                    curve[eps] = robust_accuracy(system, self.data.test, self._attack(key, eps), seed=seed)
-                    self.evaluations += 1
-            return dict(curve)
-
-    @property
-    def curves(self) -> dict[str, dict[float, dict[str, float]]]:
-        """{strategy: {eps: {task: metric}}} measured so far with the widgets' attack settings."""
-        try:
-            key = self._attack_settings()
-        except ValueError:
-            return {}
-        return {s: dict(c) for s, c in self._cache.get(key, {}).items()}
-
-    def evaluate(self, eps: float | None = None) -> list[dict[str, Any]]:
-        """Attack every trained system at ``eps`` (default: the slider's) with the widgets' attack settings
-        and return the table rows; the figure and table follow. The radii 0..slider end are measured
-        once per attack setting (cached), so the curve has its shape at once. ValueError for bad values."""
-        if not self.systems:
-            raise ValueError("nothing is trained yet: press Train first")
-        eps = _key(check_eps(self.eps.value if eps is None else eps, "eps (attack radius)"))
-        key = self._attack_settings()
-        radii = set(_grid(self.eps.max, self.trained_config.grid_points)) | {eps}
-        with _torch_threads(self.num_threads):
-            for strategy in list(self.systems):
-                self._measure(strategy, radii, key)
-        self._show(key, eps)
-        return self.result_rows
-
-    def refresh(self, force: bool = False) -> None:
-        """Re-evaluate at the slider's eps after a widget change (a readable message for bad values).
-        Does nothing before training, or while the data chosen is not the data trained on."""
-        if self._quiet or not self.systems or self.data_choice.value != self.trained_config.data:
-            return
-        if self.running and not force:
-            self.show_message("Training is running: the attack is measured again when it ends.", "info")
-            return
-        try:
-            self.evaluate()
-        except ValueError as err:
-            self.show_message(f"Cannot attack with these settings: {readable_error(err)}", "error")
-        else:
-            if self.message_text.startswith(("Cannot attack", "The largest eps", "Training is running")):
-                self.show_message("")
-
-    def _show(self, key: tuple, eps: float) -> None:
-        curves = {s: c for s, c in self._cache.get(key, {}).items() if s in self.systems}
-        attack = self._attack(key, eps)
-        config = self.trained_config
-        rows = []
-        for strategy, points in curves.items():
-            clean, robust = self.clean[strategy], points[eps]
-            h = self.histories[strategy]
-            row = {"strategy": strategy,
-                   "epochs": f"{h.num_epochs}/{config.epochs}" + (" (stopped)" if h.stopped else ""),
-                   "clean": sum(clean.values()) / len(clean), "robust": sum(robust.values()) / len(robust)}
-            row["drop"] = row["clean"] - row["robust"]
-            row.update({t: robust[t] for t in self.data.task_names})
-            rows.append(row)
-        self.result_rows = rows
-        metric = "/".join(sorted({t.metric for t in self.data.tasks}))
-        adv = (f"; adversarially trained with {config.adversarial} eps {config.adv_eps:g} "
-               f"(share {config.adv_ratio:g})" if config.adversarial != "off" else "; no adversarial training")
-        caption = (f"test {metric} on {self.data.name} ({len(self.data.test)} test examples) under "
-                   f"{attack.label}" + (f", inputs clamped to {list(attack.clamp)}" if attack.clamp else "")
-                   + f"; clean/robust = mean over tasks, per-task columns under attack{adv}")
-        self.results_table.value = html_table(rows, caption=caption)
-        self.figure_view.show(robustness_curves(curves, eps, metric=metric,
-                                                title=f"{metric} under {_attack_name(key)} attacks on {self.data.name}"
-                                                      + (" (adversarially trained)" if config.adversarial != "off"
-                                                         else "")))
-
-    def results_text(self) -> str:
-        """The table at the slider's eps as plain text (for print)."""
-        return format_table(self.result_rows)
-
-    def figure(self) -> "go.Figure | None":
-        """The current robust-accuracy figure as a plain ``go.Figure`` (for ``.show()`` in a static notebook)."""
-        return self.figure_view.snapshot()

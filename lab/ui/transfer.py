@@ -27,176 +27,41 @@ Budget: epochs, an optional step cap and an optional few-shot limit on target
 training examples. Runs are saved under ``runs/`` (the source when trained here as
 ``<time>-digits-source-<strategy>``, every adaptation as
 ``<time>-digits-<shift><amount>-transfer-<strategy>-<mode>``).
+
+This module holds the panel's widgets, training and display; its config is in
+``transfer_config``, the source system (and reusing a robustness panel's) in
+``transfer_source``, the before/after table in ``lab.result_tables.transfer_rows``.
 """
 from __future__ import annotations
 
-import math
 import threading
-from dataclasses import asdict, dataclass
-from functools import lru_cache, partial
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
-import numpy as np
-import torch
 
 from ..compare import run_strategy
-from ..coupling import COUPLINGS, CoupledSystem, SystemConfig, build_system
-from ..data import DIGITS_TASKS, MultiTaskData, Task, load_data
-from ..data.shifts import SHIFT_KINDS, DomainShift, shift_domain
+from ..coupling import COUPLINGS, build_system
+from ..data import MultiTaskData
+from ..data.shifts import SHIFT_KINDS, shift_domain
 from ..history import History
+from ..result_tables import transfer_rows
 from ..runs import new_run_dir, save_run
-from ..settings import fast_mode
 from ..tables import format_table
-from ..train import TrainConfig
-from ..transfer import TRANSFER_MODES, TransferConfig, TransferResult, trainable_parts, transfer
+from ..transfer import TRANSFER_MODES, TransferResult, trainable_parts, transfer
 from ..viz import W_before_after
 from .base import DESCRIPTION_STYLE, Job, TrainingPanel
 from .figure_view import FigureView
 from .html import html_table
-from .playground import DATA_CHOICES
 from .progress import ProgressUpdates
+from .transfer_source import SourceSystem, coupling_on, reused_source
+from .transfer_config import DEFAULT_AMOUNTS, MODE_HELP, SOURCE_CHOICES, TransferPanelConfig, learns_W
 
 if TYPE_CHECKING:
     from .robustness import RobustnessPanel
 
-SOURCE_CHOICES: dict[str, str] = {"train": "train a source system here",
-                                  "robustness": "reuse the Robustness panel's system"}
-DEFAULT_AMOUNTS: dict[str, float] = {"rotation": 30.0, "noise": 0.3, "invert": 0.5, "blur": 1.0}
-MODE_HELP: dict[str, str] = {
-    "coupling": "only W (every other parameter stays bit-identical)",
-    "heads": "only the task heads",
-    "modules": "only the sub-modules' stages",
-    "all": "everything (fine-tuning)",
-}
-
-
-@lru_cache(maxsize=None)
-def learns_W(strategy: str) -> bool:
-    """Whether ``strategy`` has coupling parameters (a learned W) - what transfer mode 'coupling' trains."""
-    system = CoupledSystem(SystemConfig(strategy=strategy, widths=(4,)), (Task("a", "classification", 2),
-                                                                          Task("b", "classification", 2)), (3,))
-    return bool(system.coupling_parameters())
-
-
-def _optional(value: int | None, what: str) -> int | None:
-    """0 or None -> None (no limit); a positive integer stays; anything else is a readable error."""
-    if value is None or value == 0:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{what} must be a whole number >= 1, or 0 for no limit; got {value}")
-    return value
-
-
-@dataclass(frozen=True)
-class TransferPanelConfig:
-    """Everything the transfer panel's widgets choose (validated; saved with every run).
-
-    Source: ``strategy``, ``source`` ("train" here with ``width``/``stages``/``source_epochs``/
-    ``source_lr``, or "robustness": the linked robustness panel's system). Target: the digits
-    shifted by ``shift`` with ``amount``. Adaptation: ``mode`` (``TRANSFER_MODES``), ``epochs``,
-    ``lr``, ``max_steps`` (None = no cap), ``limit`` (None = all target training examples).
-    """
-
-    strategy: str = "cross_stitch"
-    source: str = "train"
-    width: int = 64
-    stages: int = 2
-    source_epochs: int = 20
-    source_lr: float = 1e-3
-    shift: str = "rotation"
-    amount: float = 30.0
-    mode: str = "coupling"
-    epochs: int = 5
-    lr: float = 1e-3
-    max_steps: int | None = None
-    limit: int | None = None
-    batch_size: int = 64
-    seed: int = 0
-    small_data: bool = False
-
-    def __post_init__(self) -> None:
-        if self.strategy not in COUPLINGS:
-            raise ValueError(f"unknown coupling strategy {self.strategy!r}; choose from {list(COUPLINGS)}")
-        if self.source not in SOURCE_CHOICES:
-            raise ValueError(f"source must be one of {list(SOURCE_CHOICES)}, got {self.source!r}")
-        if self.mode not in TRANSFER_MODES:
-            raise ValueError(f"unknown transfer mode {self.mode!r}; choose from {list(TRANSFER_MODES)}")
-        if self.mode == "coupling" and not learns_W(self.strategy):
-            raise ValueError(f"transfer mode 'coupling' trains only W, but the {self.strategy!r} strategy has no "
-                             "coupling parameters (its W is fixed); use cross_stitch or attention, or another mode "
-                             f"({', '.join(m for m in TRANSFER_MODES if m != 'coupling')})")
-        if not (isinstance(self.amount, (int, float)) and math.isfinite(self.amount)):
-            raise ValueError(f"the amount of domain shift must be a finite number, got {self.amount}")
-        if not math.isfinite(self.source_lr) or self.source_lr <= 0:
-            raise ValueError(f"source learning rate must be a positive number, got {self.source_lr}")
-        if not math.isfinite(self.lr) or self.lr <= 0:
-            raise ValueError(f"adaptation learning rate must be a positive number, got {self.lr}")
-        object.__setattr__(self, "max_steps", _optional(self.max_steps, "step cap"))
-        object.__setattr__(self, "limit", _optional(self.limit, "few-shot limit (target training examples)"))
-        self.domain_shift()        # DomainShift checks kind and amount
-        self.transfer_config()     # TransferConfig checks epochs, lr, batch size
-        self.system_config()       # SystemConfig and TrainConfig check the source settings
-        self.source_train_config()
-
-    def data_kwargs(self) -> dict[str, Any]:
-        size = DATA_CHOICES["digits"].fast_size if self.small_data else DATA_CHOICES["digits"].full_size
-        return {"tasks": DIGITS_TASKS, "seed": self.seed, "limit": size}
-
-    def load_data(self) -> MultiTaskData:
-        return load_data("digits", **self.data_kwargs())
-
-    def system_config(self) -> SystemConfig:
-        return SystemConfig(strategy=self.strategy, widths=(self.width,) * self.stages, seed=self.seed)
-
-    def source_train_config(self) -> TrainConfig:
-        return TrainConfig(epochs=self.source_epochs, batch_size=self.batch_size, lr=self.source_lr, seed=self.seed)
-
-    def domain_shift(self) -> DomainShift:
-        return DomainShift(self.shift, float(self.amount), self.seed)
-
-    def transfer_config(self) -> TransferConfig:
-        return TransferConfig(epochs=self.epochs, lr=self.lr, batch_size=self.batch_size, max_steps=self.max_steps,
-                              limit=self.limit, seed=self.seed)
-
-    def source_key(self) -> str:
-        """Identifies a source system trained here: same key, same system (it is reused)."""
-        return repr((sorted(self.data_kwargs().items()), self.system_config().to_dict(),
-                     self.source_train_config().to_dict()))
-
-    @classmethod
-    def defaults(cls, fast: bool | None = None, **overrides) -> "TransferPanelConfig":
-        """The panel's defaults; with ``LAB_FAST`` (``fast`` None reads the environment) a small data subset,
-        5 source epochs and 2 adaptation epochs."""
-        fast = fast_mode() if fast is None else fast
-        base = dict(source_epochs=5, epochs=2, small_data=True) if fast else {}
-        return cls(**{**base, **overrides})
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class SourceSystem:
-    """A trained source: the system, its History, the data it was trained on and where it came from."""
-
-    system: CoupledSystem
-    history: History
-    data: MultiTaskData
-    label: str
-    run_dir: Any = None
-
-
-def coupling_on(system: CoupledSystem, x: torch.Tensor) -> list[np.ndarray]:
-    """Every stage's W after a forward pass on ``x`` (attention's W is the batch mean over ``x``)."""
-    was = system.training
-    system.eval()
-    try:
-        with torch.no_grad():
-            system(x)
-    finally:
-        system.train(was)
-    return [W.detach().cpu().numpy() for W in system.coupling_matrices()]
+__all__ = ["DEFAULT_AMOUNTS", "MODE_HELP", "SOURCE_CHOICES", "SourceSystem", "TransferPanel", "TransferPanelConfig",
+           "coupling_on", "learns_W"]
 
 
 class TransferPanel(TrainingPanel):
@@ -257,7 +122,7 @@ class TransferPanel(TrainingPanel):
         self.run_dirs: list = []
         self.live_history: History | None = None
         self._sources: dict[str, SourceSystem] = {}
-        self._data_cache: dict[str, MultiTaskData] = {}
+        self._data_cache: dict[Any, MultiTaskData] = {}
 
         self.source_choice.observe(lambda _: self._sync_visibility(), names="value")
         self.mode.observe(lambda _: self._sync_visibility(), names="value")
@@ -316,39 +181,15 @@ class TransferPanel(TrainingPanel):
 
     # --- training ----------------------------------------------------------------------------------------
     def _load(self, config: TransferPanelConfig) -> MultiTaskData:
-        key = repr(sorted(config.data_kwargs().items()))
+        key = config.data_selection
         if key not in self._data_cache:
-            self._data_cache[key] = config.load_data()
+            self._data_cache[key] = key.load()
         return self._data_cache[key]
-
-    def _reused_source(self, config: TransferPanelConfig) -> SourceSystem:
-        """The linked robustness panel's system of ``config.strategy`` (ValueError saying why not)."""
-        rp = self.robustness
-        if rp is None:
-            raise ValueError("no Robustness panel is linked to reuse: choose source 'train a source system here'")
-        if rp.running:
-            raise ValueError("the Robustness panel is still training: wait until it ends, then press Train")
-        if not rp.systems:
-            raise ValueError("the Robustness panel has not trained anything yet: press its Train first, or choose "
-                             "source 'train a source system here'")
-        trained = rp.trained_config
-        if trained.data != "digits":
-            raise ValueError(f"the Robustness panel trained on {trained.data} data, but domain shifts need images: "
-                             "train it on the digits, or choose source 'train a source system here'")
-        if config.strategy not in rp.systems:
-            raise ValueError(f"the Robustness panel did not train {config.strategy!r} (it trained "
-                             f"{list(rp.systems)}): pick one of those, or train the source here")
-        h = rp.histories[config.strategy]
-        adv = (f", adversarially trained ({trained.adversarial} eps {trained.adv_eps:g})"
-               if trained.adversarial != "off" else "")
-        return SourceSystem(rp.systems[config.strategy], h, rp.data,
-                            f"Robustness panel ({h.num_epochs}/{trained.epochs} epochs{adv})",
-                            rp.run_dirs.get(config.strategy))
 
     def prepare(self) -> Job:
         config = self.read_config()
         if config.source == "robustness":
-            source = self._reused_source(config)
+            source = reused_source(self.robustness, config.strategy)
             data = source.data
             trainable_parts(source.system, config.mode)     # a readable error for 'coupling' on a fixed W
         else:
@@ -408,14 +249,7 @@ class TransferPanel(TrainingPanel):
     # --- results -----------------------------------------------------------------------------------------
     def _show(self, config: TransferPanelConfig, source: SourceSystem, target: MultiTaskData,
               result: TransferResult) -> None:
-        rows = []
-        for task in target.task_names:
-            sb, sa = result.before["source"][task], result.after["source"][task]
-            tb, ta = result.before["target"][task], result.after["target"][task]
-            rows.append({"task": task, "source before": sb, "source after": sa, "target before": tb,
-                         "target after": ta, "target change": ta - tb})
-        mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0] if k != "task"}
-        rows.append({"task": "mean", **mean})
+        rows = transfer_rows(result)
         self.before_after_rows = rows
         metric = "/".join(sorted({t.metric for t in target.tasks}))
         n_train = min(config.limit or len(target.train), len(target.train))

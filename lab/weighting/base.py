@@ -6,13 +6,26 @@ the effective weight lambda_i it gave each task, which ``History`` records.
 """
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
 
 class Weighting:
+    """Base class. ``options`` are the constructor's keyword arguments (JSON-able), so
+    ``make_weighting(w.name, **w.options)`` builds the same weighting again; ``History``
+    records both."""
+
     name: ClassVar[str] = ""
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments this weighting was made with (none for the base)."""
+        return {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"name": ..., "options": {...}}``: what a run records about its loss weighting."""
+        return {"name": self.name, "options": self.options}
 
     def setup(self, task_names: tuple[str, ...], system: nn.Module) -> None:
         """Called once before training with the system's task names (in head order)."""

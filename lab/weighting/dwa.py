@@ -45,6 +45,10 @@ class DWA(Weighting):
             raise ValueError(f"temperature must be a positive number, got {temperature}")
         self.temperature = float(temperature)
 
+    @property
+    def options(self):
+        return {"temperature": self.temperature}
+
     def setup(self, task_names, system):
         super().setup(task_names, system)
         self.loss_history: list[list[float]] = []

@@ -15,6 +15,10 @@ class Fixed(Weighting):
     def __init__(self, weights: tuple[float, ...] | list[float] | dict[str, float] | None = None):
         self.requested = weights
 
+    @property
+    def options(self):
+        return {"weights": _json_weights(self.requested)}
+
     def setup(self, task_names, system):
         super().setup(task_names, system)
         w = self.requested
@@ -44,3 +48,16 @@ class Equal(Fixed):
 
     def __init__(self):
         super().__init__(None)
+
+    @property
+    def options(self):
+        return {}
+
+
+def _json_weights(weights) -> list[float] | dict[str, float] | None:
+    """Requested task weights as JSON-able values: a list (one per task), a dict by task name, or None."""
+    if weights is None:
+        return None
+    if isinstance(weights, dict):
+        return {str(t): float(v) for t, v in weights.items()}
+    return [float(v) for v in weights]

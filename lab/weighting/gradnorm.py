@@ -68,6 +68,10 @@ class GradNorm(Weighting):
             raise ValueError(f"lr (the rate of the task weights) must be > 0, got {lr}")
         self.alpha, self.lr = float(alpha), float(lr)
 
+    @property
+    def options(self):
+        return {"alpha": self.alpha, "lr": self.lr}
+
     def setup(self, task_names, system):
         super().setup(task_names, system)
         self.shared = gradnorm_parameters(system)

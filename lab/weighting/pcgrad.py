@@ -54,6 +54,10 @@ class PCGrad(Weighting):
         self.base = Fixed(weights)
         self.seed = int(seed)
 
+    @property
+    def options(self):
+        return {"weights": self.base.options["weights"], "seed": self.seed}
+
     def setup(self, task_names, system):
         super().setup(task_names, system)
         self.base.setup(task_names, system)

@@ -30,6 +30,10 @@ class Uncertainty(Weighting):
         self.init = float(init)
         self.log_vars: nn.Parameter | None = None
 
+    @property
+    def options(self):
+        return {"init": self.init}
+
     def setup(self, task_names, system):
         super().setup(task_names, system)
         device = next(system.parameters()).device
