@@ -1,4 +1,4 @@
-"""Per-task losses and metrics, and evaluation of a system on a split.
+"""Per-task losses and metrics, and evaluation of a system (or of any network) on a split.
 
 Losses: cross-entropy for classification, mean squared error for regression.
 Metrics (higher is better, in [0, 1] except r2 which can be negative):
@@ -6,6 +6,8 @@ Metrics (higher is better, in [0, 1] except r2 which can be negative):
 ``iou50`` (fraction of boxes (x0, y0, x1, y1) with IoU >= 0.5 to the target).
 """
 from __future__ import annotations
+
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -60,3 +62,28 @@ def evaluate(model: nn.Module, split: Split, tasks: tuple[Task, ...], batch_size
     out = predict(model, split.x, batch_size)
     return {"loss": {t.name: float(task_loss(t, out[t.name], split.y[t.name])) for t in tasks},
             "metric": {t.name: task_metric(t, out[t.name], split.y[t.name]) for t in tasks}}
+
+
+def task_outputs(out: Tensor | dict[str, Tensor], tasks: Sequence[Task]) -> dict[str, Tensor]:
+    """A model's output as {task: tensor}: a plain tensor belongs to the only (or first) task."""
+    if isinstance(out, dict):
+        return out
+    if isinstance(out, (tuple, list)):
+        return {t.name: o for t, o in zip(tasks, out)}
+    return {tasks[0].name: out}
+
+
+def evaluate_model(model: nn.Module | Callable, split: Split, tasks: Sequence[Task], batch_size: int = 1024
+                   ) -> dict[str, float]:
+    """Test metric per task of a single network (tensor output) or a CoupledSystem (dict output)."""
+    was_training = getattr(model, "training", False)
+    if isinstance(model, nn.Module):
+        model.eval()
+    try:
+        with torch.no_grad():
+            parts = [task_outputs(model(split.x[i:i + batch_size]), tasks) for i in range(0, len(split), batch_size)]
+    finally:
+        if isinstance(model, nn.Module):
+            model.train(was_training)
+    out = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+    return {t.name: task_metric(t, out[t.name], split.y[t.name]) for t in tasks if t.name in out}

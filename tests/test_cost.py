@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from compress_helpers import digits1, trained
-from lab.compress import huffman
-from lab.compress.packing import read_packed, write_packed
+from lab.formats import huffman
+from lab.formats.packed import read_packed, write_packed
 from lab.cost import (CostWeights, MeasureConfig, Report, count_flops, count_parameters, measure, objective,
                       peak_memory, time_call, format_reports)
 from lab.models import build_model
