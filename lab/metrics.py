@@ -23,7 +23,14 @@ def task_loss(task: Task, output: Tensor, target: Tensor) -> Tensor:
 
 
 def box_iou(pred: Tensor, target: Tensor) -> Tensor:
-    """IoU of matching boxes (N, 4) given as (x0, y0, x1, y1); degenerate predictions give 0."""
+    """IoU (N,) of matching boxes ``pred[i]``, ``target[i]``, each (N, 4) as (x0, y0, x1, y1); in [0, 1].
+
+    On well-formed boxes (x0 <= x1, y0 <= y1) with a non-empty union this is the diagonal of
+    ``torchvision.ops.box_iou(pred, target)``. Deliberately different on degenerate boxes: an inverted
+    box (x1 < x0 or y1 < y0) counts as empty (area 0) and an empty union gives IoU 0, where torchvision
+    (which expects well-formed boxes) multiplies signed extents and gives NaN for an empty union —
+    so a diverging box head never turns the metric into NaN (tests/test_metrics.py).
+    """
     x0 = torch.maximum(pred[:, 0], target[:, 0])
     y0 = torch.maximum(pred[:, 1], target[:, 1])
     x1 = torch.minimum(pred[:, 2], target[:, 2])
