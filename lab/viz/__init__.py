@@ -33,7 +33,7 @@ from .robustness import W_before_after, robustness_curves
 from .training import task_weight_curves, training_curves
 from .w import W_animation, W_graph, W_heatmap, W_heatmaps, W_side_by_side, W_trajectories, W_vs_truth
 
-__all__ = ["COLORSCALE", "NEGATIVE", "POSITIVE", "TASK_COLORS", "W_animation", "W_at_epoch", "W_before_after", "W_graph",
-           "W_heatmap", "W_heatmaps", "W_side_by_side", "W_trajectories", "W_vs_truth", "as_matrices",
+__all__ = ["COLORSCALE", "NEGATIVE", "POSITIVE", "TASK_COLORS", "W_animation", "W_at_epoch", "W_before_after",
+           "W_graph", "W_heatmap", "W_heatmaps", "W_side_by_side", "W_trajectories", "W_vs_truth", "as_matrices",
            "compression_preview", "module_labels", "pareto", "pareto_front", "robustness_curves", "snapshot_epochs",
            "task_weight_curves", "training_curves"]
