@@ -4,7 +4,7 @@ Trains each strategy (same architecture, budget, seeds) and measures clean and
 attacked test metrics for every attack in ``--attacks`` (KIND:EPS, e.g.
 fgsm:0.1,pgd:0.1). Optionally trains adversarially (``--adversarial KIND:EPS``)
 and, on per-module data, attacks only some modules (``--modules 0``). Logic:
-``lab.adversarial.compare_robustness``.
+``lab.compare.compare_robustness``.
 """
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from datetime import date
 
 import torch
 
-from lab.adversarial import AdversarialTraining, Attack, compare_robustness, input_range
+from lab.adversarial import AdversarialTraining, Attack, input_range
+from lab.compare import compare_robustness
 from lab.coupling import SystemConfig
 from lab.data import DATASETS, STRUCTURES, load_data
 from lab.tables import format_table

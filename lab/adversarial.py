@@ -22,25 +22,22 @@ parameters' ``.grad``. ``robust_accuracy`` gives each task's metric (accuracy,
 r2 or iou50 — whatever the task's metric is) on attacked inputs.
 ``AdversarialTraining(attack, ratio)`` passed to ``lab.train.train`` replaces
 ``ratio`` of every batch by adversarial examples made against the current model.
-``compare_robustness`` trains several strategies the same way and tabulates
-clean vs robust metrics — the test of "coupled modules defend each other".
+The experiment that trains several strategies the same way and tabulates clean vs
+robust metrics (the test of "coupled modules defend each other") is
+:func:`lab.compare.compare_robustness`; this module imports nothing above the
+metrics, so the trainer can use ``AdversarialTraining`` without an import ring.
 """
 from __future__ import annotations
 
 import math
-import statistics
-from dataclasses import asdict, dataclass, replace
-from typing import Literal, Sequence
+from dataclasses import asdict, dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
-from .compare import run_strategy
-from .coupling.system import COUPLINGS, SystemConfig
 from .data.base import MultiTaskData, Split
 from .metrics import evaluate, task_loss
-from .train import TrainConfig
-from .weighting import Weighting
 
 AttackKind = Literal["fgsm", "pgd"]
 ATTACK_KINDS: tuple[str, ...] = ("fgsm", "pgd")
@@ -238,58 +235,5 @@ class AdversarialTraining:
         return {"attack": self.attack.to_dict(), "ratio": self.ratio}
 
 
-def compare_robustness(data: MultiTaskData, strategies: Sequence[str], attack: Attack | Sequence[Attack],
-                       system_config: SystemConfig, train_config: TrainConfig, *,
-                       adversarial: AdversarialTraining | None = None, weighting: Weighting | None = None,
-                       seeds: Sequence[int] | None = None, batch_size: int = 256,
-                       progress: bool = False) -> list[dict]:
-    """Train each strategy (same architecture, budget and seed) and measure clean vs attacked test metrics.
-
-    One row per strategy (per attack and strategy when ``attack`` is a list; each
-    system is trained once and attacked with all of them): ``clean_<task>`` and
-    ``robust_<task>`` for every task, ``clean_mean``, ``robust_mean``, ``drop``
-    (= clean_mean - robust_mean), and with several ``seeds`` the mean over seeds
-    plus ``robust_mean_sd`` (sample standard deviation) and ``seeds``. ``seeds``
-    (default: the train config's seed) reseed both the initial weights and training.
-    """
-    attacks = [attack] if isinstance(attack, Attack) else list(attack)
-    if not attacks or not all(isinstance(a, Attack) for a in attacks):
-        raise ValueError(f"attack must be an Attack or a non-empty list of them, got {attack!r}")
-    strategies = list(strategies)
-    unknown = [s for s in strategies if s not in COUPLINGS]
-    if unknown:
-        raise ValueError(f"unknown strategies {unknown}; choose from {list(COUPLINGS)}")
-    seeds = list(seeds) if seeds is not None else [train_config.seed]
-    if not seeds:
-        raise ValueError("seeds must name at least one seed")
-    names = data.task_names
-    runs: dict[tuple[int, str], list[tuple[dict, dict]]] = {}
-    for strategy in strategies:
-        for seed in seeds:
-            result = run_strategy(data, replace(system_config, strategy=strategy, seed=seed),
-                                  replace(train_config, seed=seed), weighting=weighting, adversarial=adversarial,
-                                  progress=progress)
-            for a, att in enumerate(attacks):
-                robust = robust_accuracy(result.system, data.test, att, batch_size=batch_size, seed=seed)
-                runs.setdefault((a, strategy), []).append((result.test_metric, robust))
-    rows = []
-    for a, att in enumerate(attacks):
-        for strategy in strategies:
-            pairs = runs[(a, strategy)]
-            row: dict = {"strategy": strategy, "attack": att.label}
-            for t in names:
-                row[f"clean_{t}"] = statistics.fmean(c[t] for c, _ in pairs)
-                row[f"robust_{t}"] = statistics.fmean(r[t] for _, r in pairs)
-            robust_means = [statistics.fmean(r.values()) for _, r in pairs]
-            row["clean_mean"] = statistics.fmean(statistics.fmean(c.values()) for c, _ in pairs)
-            row["robust_mean"] = statistics.fmean(robust_means)
-            row["drop"] = row["clean_mean"] - row["robust_mean"]
-            if len(seeds) > 1:
-                row["robust_mean_sd"] = statistics.stdev(robust_means)
-                row["seeds"] = len(seeds)
-            rows.append(row)
-    return rows
-
-
-__all__ = ["ATTACK_KINDS", "AdversarialTraining", "Attack", "attack_split", "compare_robustness", "input_range",
-           "perturb", "robust_accuracy", "robust_evaluate"]
+__all__ = ["ATTACK_KINDS", "AdversarialTraining", "Attack", "attack_split", "input_range", "perturb",
+           "robust_accuracy", "robust_evaluate"]

@@ -1,10 +1,13 @@
-"""Train several coupling strategies (or loss weightings) with the same seed and budget and compare them."""
+"""Train several coupling strategies (or loss weightings) with the same seed and budget and compare them,
+on clean test data or under attack (``compare_robustness``)."""
 from __future__ import annotations
 
+import statistics
 import time
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import Sequence
 
+from .adversarial import AdversarialTraining, Attack, robust_accuracy
 from .coupling.recovery import recovery_report
 from .coupling.system import COUPLINGS, CoupledSystem, SystemConfig, build_system
 from .data.base import MultiTaskData
@@ -12,9 +15,6 @@ from .history import History
 from .metrics import evaluate
 from .train import Callback, TrainConfig, train
 from .weighting import WEIGHTINGS, Weighting, make_weighting
-
-if TYPE_CHECKING:
-    from .adversarial import AdversarialTraining
 
 
 @dataclass
@@ -110,3 +110,56 @@ def weighting_for(name: str, train_config: TrainConfig, options: dict | None = N
         raise ValueError(f"task weights {list(train_config.task_weights)} only apply to the fixed and pcgrad "
                          f"weightings; {name!r} chooses its own lambdas")
     return make_weighting(name, **options)
+
+
+def compare_robustness(data: MultiTaskData, strategies: Sequence[str], attack: Attack | Sequence[Attack],
+                       system_config: SystemConfig, train_config: TrainConfig, *,
+                       adversarial: AdversarialTraining | None = None, weighting: Weighting | None = None,
+                       seeds: Sequence[int] | None = None, batch_size: int = 256,
+                       progress: bool = False) -> list[dict]:
+    """Train each strategy (same architecture, budget and seed) and measure clean vs attacked test metrics.
+
+    One row per strategy (per attack and strategy when ``attack`` is a list; each
+    system is trained once and attacked with all of them): ``clean_<task>`` and
+    ``robust_<task>`` for every task, ``clean_mean``, ``robust_mean``, ``drop``
+    (= clean_mean - robust_mean), and with several ``seeds`` the mean over seeds
+    plus ``robust_mean_sd`` (sample standard deviation) and ``seeds``. ``seeds``
+    (default: the train config's seed) reseed both the initial weights and training.
+    """
+    attacks = [attack] if isinstance(attack, Attack) else list(attack)
+    if not attacks or not all(isinstance(a, Attack) for a in attacks):
+        raise ValueError(f"attack must be an Attack or a non-empty list of them, got {attack!r}")
+    strategies = list(strategies)
+    unknown = [s for s in strategies if s not in COUPLINGS]
+    if unknown:
+        raise ValueError(f"unknown strategies {unknown}; choose from {list(COUPLINGS)}")
+    seeds = list(seeds) if seeds is not None else [train_config.seed]
+    if not seeds:
+        raise ValueError("seeds must name at least one seed")
+    names = data.task_names
+    runs: dict[tuple[int, str], list[tuple[dict, dict]]] = {}
+    for strategy in strategies:
+        for seed in seeds:
+            result = run_strategy(data, replace(system_config, strategy=strategy, seed=seed),
+                                  replace(train_config, seed=seed), weighting=weighting, adversarial=adversarial,
+                                  progress=progress)
+            for a, att in enumerate(attacks):
+                robust = robust_accuracy(result.system, data.test, att, batch_size=batch_size, seed=seed)
+                runs.setdefault((a, strategy), []).append((result.test_metric, robust))
+    rows = []
+    for a, att in enumerate(attacks):
+        for strategy in strategies:
+            pairs = runs[(a, strategy)]
+            row: dict = {"strategy": strategy, "attack": att.label}
+            for t in names:
+                row[f"clean_{t}"] = statistics.fmean(c[t] for c, _ in pairs)
+                row[f"robust_{t}"] = statistics.fmean(r[t] for _, r in pairs)
+            robust_means = [statistics.fmean(r.values()) for _, r in pairs]
+            row["clean_mean"] = statistics.fmean(statistics.fmean(c.values()) for c, _ in pairs)
+            row["robust_mean"] = statistics.fmean(robust_means)
+            row["drop"] = row["clean_mean"] - row["robust_mean"]
+            if len(seeds) > 1:
+                row["robust_mean_sd"] = statistics.stdev(robust_means)
+                row["seeds"] = len(seeds)
+            rows.append(row)
+    return rows

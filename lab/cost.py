@@ -5,7 +5,7 @@
   an ideal sparse kernel would do, each Linear/Conv's count scaled by the fraction of its weights
   that are non-zero (no CPU kernel here actually skips them).
 * S(θ): real bytes of files written to disk — ``saved_bytes`` of ``torch.save(state_dict)`` and
-  ``packed_bytes`` of the lab's packed format (:mod:`lab.compress.packing`: sparse positions,
+  ``packed_bytes`` of the lab's packed format (:mod:`lab.formats.packed`: sparse positions,
   codebooks, Huffman codes). ``Report.bytes`` is the packed size when the model packs, else the
   saved size; deployment rows use the ONNX file(s).
 * latency: median milliseconds of ``repeats`` timed calls after ``warmup`` untimed ones, with
@@ -16,25 +16,29 @@
 
     report = measure(model, data, step="fp32")
     print(format_reports([ref, report], CostWeights(flops=1, bytes=1)))
+
+This module holds the report type, the objective, ``measure`` and the tables; the counting lives in
+:mod:`lab.counting`, timing and memory in :mod:`lab.timing`, accuracy in :mod:`lab.metrics`
+(``evaluate_model``). Their public names are importable from here too.
 """
 from __future__ import annotations
 
 import math
 import os
-import statistics
 import tempfile
-import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
-import torch
 from torch import Tensor, nn
-from torch.utils.flop_counter import FlopCounterMode
 
-from .data.base import MultiTaskData, Split, Task
+from .counting import (count_flops, count_parameters, example_input, packable_state, packed_size, saved_size,
+                       state_for_saving, stored_tensors, weight_layers)
+from .data.base import MultiTaskData
+from .metrics import evaluate_model, task_outputs
 from .tables import format_table
+from .timing import eval_mode, fixed_threads, peak_memory, time_call
 
 KB = 1000
 MB = 1000 ** 2
@@ -112,232 +116,6 @@ def objective(report: Report, weights: CostWeights = CostWeights(), reference: R
             return float("nan")
         total += w * value / ref
     return total
-
-
-# --- counting ----------------------------------------------------------------------------
-def example_input(model: nn.Module, data: MultiTaskData | None = None, batch_size: int = 1) -> Tensor:
-    """A (batch_size, *input_shape) input: test examples when data is given, else zeros."""
-    if data is not None:
-        x = data.test.x
-        reps = math.ceil(batch_size / len(x))
-        return (x.repeat(reps, *([1] * (x.dim() - 1))) if reps > 1 else x)[:batch_size]
-    shape = getattr(model, "input_shape", None)
-    if shape is None:
-        raise ValueError("cannot build an example input: pass data, or give the model an input_shape attribute")
-    num_inputs = getattr(model, "num_inputs", None)
-    return torch.zeros(batch_size, *(((num_inputs,) if num_inputs else ()) + tuple(shape)))
-
-
-def weight_layers(model: nn.Module) -> dict[str, nn.Module]:
-    """Linear and Conv layers by qualified name: the layers compression acts on."""
-    return {n: m for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d))}
-
-
-def _stored_tensors(value: Any) -> Iterator[Tensor]:
-    if isinstance(value, Tensor):
-        yield value
-    elif isinstance(value, (tuple, list)):
-        for v in value:
-            yield from _stored_tensors(v)
-
-
-def _nonzero(t: Tensor) -> int:
-    try:
-        return int(torch.count_nonzero(t.dequantize() if t.is_quantized else t))
-    except (NotImplementedError, RuntimeError):     # tensor subclasses without the op (torchao int8)
-        try:
-            return int(torch.count_nonzero(t.dequantize()))
-        except Exception:
-            return t.numel()
-
-
-def count_parameters(model: nn.Module) -> tuple[int, int]:
-    """(stored values, non-zero ones) over the state dict: weights, biases, float buffers (BatchNorm
-    statistics) and quantization scales; integer counters and zero points are not counted."""
-    total = nonzero = 0
-    for value in model.state_dict().values():
-        for t in _stored_tensors(value):
-            if t.is_quantized or t.is_floating_point() or t.dtype in (torch.int8, torch.uint8):
-                total += t.numel()
-                nonzero += _nonzero(t.detach())
-    return total, nonzero
-
-
-def count_flops(model: nn.Module, x: Tensor) -> tuple[int, int]:
-    """(dense FLOPs, effective FLOPs) per example of ``model(x)`` (x: a batch of >= 1 example)."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model(x)
-    finally:
-        model.train(was_training)
-    total = counter.get_total_flops()
-    per_module = counter.get_flop_counts()
-    effective = total
-    for name, layer in weight_layers(model).items():
-        key = f"{type(model).__name__}.{name}" if name else type(model).__name__
-        flops = sum(per_module.get(key, {}).values())
-        w = layer.weight.detach()
-        density = _nonzero(w) / w.numel() if w.numel() else 1.0
-        effective -= flops * (1.0 - density)
-    b = x.shape[0]
-    return int(round(total / b)), int(round(effective / b))
-
-
-def state_for_saving(model: nn.Module) -> dict[str, Any]:
-    """The model's state dict, detached (tensors a converted graph no longer uses are not in it)."""
-    return {k: (v.detach() if isinstance(v, Tensor) else v) for k, v in model.state_dict().items()}
-
-
-def saved_size(model: nn.Module, directory: str | os.PathLike, name: str = "model.pt") -> int:
-    """Bytes of ``torch.save(state_dict)`` written to ``directory/name``."""
-    path = Path(directory) / name
-    torch.save(state_for_saving(model), path)
-    return path.stat().st_size
-
-
-def packable_state(model: nn.Module) -> dict[str, Tensor]:
-    """Plain tensors that determine the model's weights, for the packed format.
-
-    Quantized tensors (torch.ao int8 weights, torchao int8 subclasses) enter as their dequantized
-    values, which lie exactly on the int8 grid, so the packer stores them as codes + grid/codebook;
-    tuples (packed parameters) are flattened; non-tensor entries (dtypes) belong to the
-    architecture and are left out.
-    """
-    out: dict[str, Tensor] = {}
-
-    def add(name: str, value: Any) -> None:
-        if isinstance(value, Tensor):
-            if value.is_quantized or type(value) not in (Tensor, nn.Parameter):
-                value = value.dequantize()
-            out[name] = value.detach()
-        elif isinstance(value, (tuple, list)):
-            for i, v in enumerate(value):
-                add(f"{name}.{i}", v)
-
-    for name, value in model.state_dict().items():
-        add(name, value)
-    return out
-
-
-def packed_size(model: nn.Module, directory: str | os.PathLike, name: str = "model.lpk") -> int | None:
-    """Bytes of the lab.packed/1 file written to ``directory/name``; None if the state does not pack."""
-    from .compress.packing import write_packed
-
-    try:
-        return write_packed(packable_state(model), Path(directory) / name).bytes
-    except (ValueError, NotImplementedError, RuntimeError):
-        return None
-
-
-# --- timing and memory -------------------------------------------------------------------
-@contextmanager
-def fixed_threads(threads: int) -> Iterator[None]:
-    """Run the block with ``torch.set_num_threads(threads)``; restore the previous count after."""
-    if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-@contextmanager
-def eval_mode(model) -> Iterator[None]:
-    """Run the block with ``model`` in eval mode; its train/eval flag is restored after."""
-    was_training = getattr(model, "training", False)
-    if isinstance(model, nn.Module):
-        model.eval()
-    try:
-        yield
-    finally:
-        if isinstance(model, nn.Module) and was_training:
-            model.train()
-
-
-def time_call(fn: Callable[[], Any], repeats: int = 50, warmup: int = 10, threads: int = 1) -> float:
-    """Median milliseconds of ``fn()`` over ``repeats`` calls after ``warmup`` calls, fixed threads."""
-    if repeats < 1 or warmup < 0:
-        raise ValueError(f"need repeats >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
-    with fixed_threads(threads), torch.no_grad():
-        for _ in range(warmup):
-            fn()
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000.0
-
-
-def peak_memory(model: nn.Module, x: Tensor) -> int:
-    """Bytes of the model's tensors plus the peak of memory allocated during ``model(x)``."""
-    from torch.profiler import ProfilerActivity, profile
-
-    resident = 0
-    for value in model.state_dict().values():
-        for t in _stored_tensors(value):
-            try:
-                resident += t.numel() * t.element_size()
-            except (NotImplementedError, RuntimeError):
-                resident += t.numel()          # an int8 tensor subclass
-    with _quiet_native_stderr(), torch.no_grad(), \
-            profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        model(x)
-    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]   # in order
-    live = peak = 0
-    for e in events:
-        live += e.nbytes()
-        peak = max(peak, live)
-    return resident + peak
-
-
-@contextmanager
-def _quiet_native_stderr() -> Iterator[None]:
-    """Silence file descriptor 2 for the block: the profiler's C++ layer logs its start and stop."""
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-# --- accuracy ----------------------------------------------------------------------------
-def task_outputs(out: Tensor | dict[str, Tensor], tasks: Sequence[Task]) -> dict[str, Tensor]:
-    """A model's output as {task: tensor}: a plain tensor belongs to the only (or first) task."""
-    if isinstance(out, dict):
-        return out
-    if isinstance(out, (tuple, list)):
-        return {t.name: o for t, o in zip(tasks, out)}
-    return {tasks[0].name: out}
-
-
-def evaluate_model(model: nn.Module | Callable, split: Split, tasks: Sequence[Task], batch_size: int = 1024
-                   ) -> dict[str, float]:
-    """Test metric per task of a single network (tensor output) or a CoupledSystem (dict output)."""
-    from .metrics import task_metric
-
-    was_training = getattr(model, "training", False)
-    if isinstance(model, nn.Module):
-        model.eval()
-    try:
-        with torch.no_grad():
-            parts = [task_outputs(model(split.x[i:i + batch_size]), tasks) for i in range(0, len(split), batch_size)]
-    finally:
-        if isinstance(model, nn.Module):
-            model.train(was_training)
-    out = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
-    return {t.name: task_metric(t, out[t.name], split.y[t.name]) for t in tasks if t.name in out}
 
 
 # --- one report --------------------------------------------------------------------------
@@ -441,3 +219,9 @@ def format_reports(reports: Sequence[Report], weights: CostWeights = CostWeights
     ref = reports[0]
     rows = [report_row(r, ref, weights) for r in reports]
     return format_table(rows, digits=digits)
+
+
+__all__ = ["FAST_MEASURE", "KB", "MB", "CostWeights", "MeasureConfig", "Report", "count_flops", "count_parameters",
+           "eval_mode", "evaluate_model", "example_input", "fixed_threads", "format_reports", "measure", "objective",
+           "packable_state", "packed_size", "peak_memory", "report_row", "saved_size", "state_for_saving",
+           "stored_tensors", "task_outputs", "time_call", "weight_layers"]

@@ -1,4 +1,4 @@
-"""Per-task losses and metrics, and evaluation of a system on a split.
+"""Per-task losses and metrics, and evaluation of a system (or of any network) on a split.
 
 Losses: cross-entropy for classification, mean squared error for regression.
 Metrics (higher is better, in [0, 1] except r2 which can be negative):
@@ -6,6 +6,8 @@ Metrics (higher is better, in [0, 1] except r2 which can be negative):
 ``iou50`` (fraction of boxes (x0, y0, x1, y1) with IoU >= 0.5 to the target).
 """
 from __future__ import annotations
+
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +23,14 @@ def task_loss(task: Task, output: Tensor, target: Tensor) -> Tensor:
 
 
 def box_iou(pred: Tensor, target: Tensor) -> Tensor:
-    """IoU of matching boxes (N, 4) given as (x0, y0, x1, y1); degenerate predictions give 0."""
+    """IoU (N,) of matching boxes ``pred[i]``, ``target[i]``, each (N, 4) as (x0, y0, x1, y1); in [0, 1].
+
+    On well-formed boxes (x0 <= x1, y0 <= y1) with a non-empty union this is the diagonal of
+    ``torchvision.ops.box_iou(pred, target)``. Deliberately different on degenerate boxes: an inverted
+    box (x1 < x0 or y1 < y0) counts as empty (area 0) and an empty union gives IoU 0, where torchvision
+    (which expects well-formed boxes) multiplies signed extents and gives NaN for an empty union —
+    so a diverging box head never turns the metric into NaN (tests/test_metrics.py).
+    """
     x0 = torch.maximum(pred[:, 0], target[:, 0])
     y0 = torch.maximum(pred[:, 1], target[:, 1])
     x1 = torch.minimum(pred[:, 2], target[:, 2])
@@ -60,3 +69,28 @@ def evaluate(model: nn.Module, split: Split, tasks: tuple[Task, ...], batch_size
     out = predict(model, split.x, batch_size)
     return {"loss": {t.name: float(task_loss(t, out[t.name], split.y[t.name])) for t in tasks},
             "metric": {t.name: task_metric(t, out[t.name], split.y[t.name]) for t in tasks}}
+
+
+def task_outputs(out: Tensor | dict[str, Tensor], tasks: Sequence[Task]) -> dict[str, Tensor]:
+    """A model's output as {task: tensor}: a plain tensor belongs to the only (or first) task."""
+    if isinstance(out, dict):
+        return out
+    if isinstance(out, (tuple, list)):
+        return {t.name: o for t, o in zip(tasks, out)}
+    return {tasks[0].name: out}
+
+
+def evaluate_model(model: nn.Module | Callable, split: Split, tasks: Sequence[Task], batch_size: int = 1024
+                   ) -> dict[str, float]:
+    """Test metric per task of a single network (tensor output) or a CoupledSystem (dict output)."""
+    was_training = getattr(model, "training", False)
+    if isinstance(model, nn.Module):
+        model.eval()
+    try:
+        with torch.no_grad():
+            parts = [task_outputs(model(split.x[i:i + batch_size]), tasks) for i in range(0, len(split), batch_size)]
+    finally:
+        if isinstance(model, nn.Module):
+            model.train(was_training)
+    out = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+    return {t.name: task_metric(t, out[t.name], split.y[t.name]) for t in tasks if t.name in out}

@@ -1,8 +1,9 @@
 import pytest
 import torch
 
-from lab.adversarial import (AdversarialTraining, Attack, attack_split, compare_robustness, input_range, perturb,
-                             robust_accuracy, robust_evaluate)
+from lab.adversarial import (AdversarialTraining, Attack, attack_split, input_range, perturb, robust_accuracy,
+                             robust_evaluate)
+from lab.compare import compare_robustness
 from lab.coupling import SystemConfig, build_system
 from lab.metrics import evaluate
 from lab.train import TrainConfig, train

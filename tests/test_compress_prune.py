@@ -5,8 +5,9 @@ from torch import nn
 
 from compress_helpers import FT, QUICK, digits1, trained
 from lab.checkpoint import load_checkpoint, save_checkpoint
-from lab.compress import (ChannelPruneConfig, GradualConfig, PruneConfig, SensitivityConfig, gradual_prune,
-                          layer_sparsity, magnitude_mask, prune, prune_channels, sensitivity_scan, sparsity_schedule)
+from lab.compress import (ChannelPruneConfig, GradualConfig, PruneConfig, SensitivityConfig, global_magnitude_masks,
+                          gradual_prune, layer_sparsity, magnitude_mask, prune, prune_channels, sensitivity_scan,
+                          sparsity_schedule)
 from lab.coupling import SystemConfig, build_system
 from lab.models import build_model
 
@@ -19,6 +20,35 @@ def test_magnitude_mask_matches_torch_prune_l1_unstructured():
     torch_prune.l1_unstructured(layer, "weight", amount=0.4)
     assert torch.equal(magnitude_mask(weight, 0.4), layer.weight_mask.bool())
     assert magnitude_mask(weight, 0.4).tolist() == [[True, False, True, False, True], [False, False, True, True, True]]
+
+
+def fixed_layers():
+    """A conv and two linear layers of different sizes and scales, weights from a fixed seed."""
+    gen = torch.Generator().manual_seed(3)
+    model = nn.Sequential(nn.Conv2d(2, 4, 3), nn.Flatten(), nn.Linear(36, 20), nn.Linear(20, 5))
+    model.input_shape = (2, 5, 5)                                     # what prune's cost report runs on
+    with torch.no_grad():
+        for layer, scale in zip((model[0], model[2], model[3]), (1.0, 0.3, 2.0)):
+            layer.weight.copy_(scale * torch.randn(layer.weight.shape, generator=gen))
+    return model
+
+
+@pytest.mark.parametrize("sparsity", [0.0, 0.25, 0.5, 0.9, 0.97])
+def test_global_pruning_matches_torch_global_unstructured_l1(sparsity):
+    model = fixed_layers()
+    reference = fixed_layers()
+    layers = {"0.weight": reference[0], "2.weight": reference[2], "3.weight": reference[3]}
+    torch_prune.global_unstructured([(m, "weight") for m in layers.values()],
+                                    pruning_method=torch_prune.L1Unstructured, amount=sparsity)
+    expected = {name: m.weight_mask.bool() for name, m in layers.items()}
+    masks = global_magnitude_masks({n: p for n, p in model.named_parameters() if n.endswith("weight")}, sparsity)
+    assert masks.keys() == expected.keys()
+    assert all(torch.equal(masks[n], expected[n]) for n in expected)
+    pruned, _ = prune(model, PruneConfig(sparsity, "global"), measure_config=QUICK)
+    kept = {n: p != 0 for n, p in pruned.named_parameters() if n.endswith("weight")}
+    assert all(torch.equal(kept[n], expected[n]) for n in expected)
+    per_layer = [float((~m).float().mean()) for m in expected.values()]
+    assert sparsity == 0.0 or max(per_layer) - min(per_layer) > 0.1   # one threshold for all: layers differ
 
 
 @pytest.mark.parametrize("scope", ["layer", "global"])

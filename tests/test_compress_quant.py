@@ -32,11 +32,71 @@ def test_fake_quantization_error_shrinks_with_bits_and_keeps_zeros():
     w[w.abs() < 0.5] = 0
     errors = [(fake_quantize_tensor(w, b, "channel", s) - w).abs().max() for b in (2, 4, 8, 16) for s in ("symmetric", "affine")]
     assert errors[0] > errors[2] > errors[4] > errors[6]
-    for s in ("symmetric", "affine"):
-        assert torch.equal(fake_quantize_tensor(w, 4, "channel", s) == 0, fake_quantize_tensor(w, 4, "channel", s) == 0)
-        assert bool((fake_quantize_tensor(w, 4, "channel", s)[w == 0] == 0).all())
+    dense = torch.randn(64, 64, generator=torch.Generator().manual_seed(1))
+    for s, levels in (("symmetric", 2 ** 3 - 1), ("affine", 2 ** 4 - 1)):
+        assert bool((fake_quantize_tensor(w, 4, "channel", s)[w == 0] == 0).all())   # zeros stay exactly zero
+        # a weight becomes zero exactly when it lies within half a grid step (of its row) of zero
+        q = fake_quantize_tensor(dense, 4, "channel", s)
+        if s == "symmetric":
+            step = dense.abs().amax(1, keepdim=True) / levels
+        else:
+            step = (dense.amax(1, keepdim=True).clamp_min(0) - dense.amin(1, keepdim=True).clamp_max(0)) / levels
+        assert torch.equal(q == 0, dense.abs() < step / 2)
+        assert int((q == 0).sum()) > 0                                     # the case is exercised
     # truncation is biased toward zero: it never increases a magnitude
     assert bool((fake_quantize_tensor(w, 4, "tensor", "symmetric", "truncate").abs() <= w.abs() + 1e-6).all())
+
+
+def reference_weights(shape):
+    """A fixed tensor whose output channels (dim 0) span four decades, with an all-positive, an
+    all-negative and an all-zero channel and one exact zero."""
+    w = torch.randn(shape, generator=torch.Generator().manual_seed(7))
+    w = w * torch.logspace(-2, 1, shape[0]).view(-1, *[1] * (len(shape) - 1))
+    w[1], w[2], w[3] = w[1].abs(), -w[2].abs(), 0.0
+    w.view(-1)[len(w.view(-1)) // 2] = 0.0
+    return w
+
+
+def torch_reference(w, bits, granularity, scheme):
+    """torch's fake quantization of ``w`` with qparams from torch's min/max observers.
+
+    Symmetric: signed range [-(2^(b-1) - 1), 2^(b-1) - 1] (the "restricted" range), zero point 0;
+    affine: unsigned range [0, 2^b - 1]. The observers widen min/max to include 0, as the lab does.
+    """
+    from torch.ao.quantization.observer import MinMaxObserver, PerChannelMinMaxObserver
+
+    if scheme == "symmetric":
+        qmin, qmax = -(2 ** (bits - 1) - 1), 2 ** (bits - 1) - 1
+        dtype = torch.qint8 if bits <= 8 else torch.qint32
+        qscheme = torch.per_channel_symmetric if granularity == "channel" else torch.per_tensor_symmetric
+    else:
+        qmin, qmax = 0, 2 ** bits - 1
+        dtype = torch.quint8 if bits <= 8 else torch.qint32
+        qscheme = torch.per_channel_affine if granularity == "channel" else torch.per_tensor_affine
+    if granularity == "channel":
+        observer = PerChannelMinMaxObserver(ch_axis=0, dtype=dtype, qscheme=qscheme, quant_min=qmin, quant_max=qmax)
+        observer(w)
+        scale, zero = observer.calculate_qparams()
+        return torch.fake_quantize_per_channel_affine(w, scale.float(), zero.to(torch.int32), 0, qmin, qmax)
+    observer = MinMaxObserver(dtype=dtype, qscheme=qscheme, quant_min=qmin, quant_max=qmax)
+    observer(w)
+    scale, zero = observer.calculate_qparams()
+    return torch.fake_quantize_per_tensor_affine(w, float(scale), int(zero), qmin, qmax)
+
+
+@pytest.mark.parametrize("shape", [(8, 16), (6, 3, 3, 3)])
+@pytest.mark.parametrize("bits", [2, 3, 4, 6, 8, 12, 16])
+@pytest.mark.parametrize("scheme", ["symmetric", "affine"])
+@pytest.mark.parametrize("granularity", ["channel", "tensor"])
+def test_fake_quantization_matches_torch_fake_quantize(shape, bits, scheme, granularity):
+    """Same grid (scale, zero point from torch's observers) and same rounding (half to even) as
+    ``torch.fake_quantize_per_channel_affine`` / ``..._per_tensor_affine``: equal bit for bit. An
+    all-zero channel stays zero in both (torch's observer uses scale = float32 eps there, the lab 1).
+    ``rounding="truncate"`` has no torch counterpart; it is checked by the test above."""
+    w = reference_weights(shape)
+    ours = fake_quantize_tensor(w, bits, granularity, scheme)
+    torch.testing.assert_close(ours, torch_reference(w, bits, granularity, scheme), rtol=0, atol=0)
+    assert bool((ours[3] == 0).all())
 
 
 @pytest.mark.parametrize("bits", [1, 17, 0, 4.5])

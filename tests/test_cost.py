@@ -6,9 +6,10 @@ import pytest
 import torch
 from torch import nn
 
+import lab.timing
 from compress_helpers import digits1, trained
-from lab.compress import huffman
-from lab.compress.packing import read_packed, write_packed
+from lab.formats import huffman
+from lab.formats.packed import read_packed, write_packed
 from lab.cost import (CostWeights, MeasureConfig, Report, count_flops, count_parameters, measure, objective,
                       peak_memory, time_call, format_reports)
 from lab.models import build_model
@@ -88,11 +89,20 @@ def test_objective_is_relative_to_the_reference_with_user_weights():
     assert "x_smaller" in format_reports([ref, small])
 
 
-def test_latency_uses_fixed_threads_and_restores_them_and_memory_counts_weights():
+def test_latency_uses_fixed_threads_and_restores_them_and_memory_counts_weights(monkeypatch):
     before = torch.get_num_threads()
-    seen = []
-    ms = time_call(lambda: seen.append(torch.get_num_threads()), repeats=5, warmup=2, threads=1)
-    assert ms >= 0 and set(seen) == {1} and len(seen) == 7
+    seen, clock = [], [0.0]
+    durations = iter([9.0, 9.0, 0.001, 0.005, 0.002, 0.100, 0.003])    # seconds: 2 warm-up calls, then 5 timed
+
+    def call():
+        seen.append(torch.get_num_threads())
+        clock[0] += next(durations)
+
+    monkeypatch.setattr(lab.timing.time, "perf_counter", lambda: clock[0])
+    ms = time_call(call, repeats=5, warmup=2, threads=1)
+    monkeypatch.undo()
+    assert ms == pytest.approx(3.0)                       # the median of the timed calls, in ms (warm-up left out)
+    assert set(seen) == {1} and len(seen) == 7
     assert torch.get_num_threads() == before
     model = build_model("mlp")
     peak = peak_memory(model, torch.zeros(256, 1, 8, 8))

@@ -1,6 +1,5 @@
 """The plotly views of W: built from a History (saved and reloaded) with known numbers."""
 import numpy as np
-import plotly.graph_objects as go
 import pytest
 
 from lab import viz
@@ -150,7 +149,8 @@ def test_views_refuse_bad_shapes():
         viz.W_heatmaps([np.ones((2, 3))])
     with pytest.raises(ValueError, match="labels"):
         viz.W_heatmaps(np.eye(3), labels=["x"])
-    assert isinstance(viz.W_heatmaps(np.stack([np.eye(2), np.eye(2)])), go.Figure)
+    fig = viz.W_heatmaps(np.stack([np.eye(2), 2 * np.eye(2)]))             # (stages, n, n): one heatmap per stage
+    assert [np.asarray(t.z).tolist() for t in fig.data] == [np.eye(2).tolist(), (2 * np.eye(2)).tolist()]
 
 
 def test_robustness_curves_lines_markers_and_bars():

@@ -25,10 +25,13 @@ def test_benchmark_command_runs_on_a_tiny_setting(tmp_path):
     saved = json.loads(out.read_text())
     assert len(saved["runs"]) == 8 and len(saved["summary"]) == 4
     for run in saved["runs"]:
-        assert 0.0 <= run["auc"] <= 1.0 and 0.0 <= run["precision"] <= 1.0
+        assert run["precision"] == pytest.approx(run["recall"])       # top-k with k = number of true edges
         if run["strategy"] == "independent":      # W = I: no edge scores at all -> chance level, no credit
             assert run["auc"] == 0.5 and run["spearman"] == 0.0 and not run["learned"]
             assert run["precision"] == pytest.approx(run["edges"] / 6)
+    for s in saved["summary"]:                              # the summary is the mean over the seeds' runs
+        group = [r for r in saved["runs"] if (r["structure"], r["strategy"]) == (s["structure"], s["strategy"])]
+        assert s["seeds"] == len(group) == 2 and s["auc"] == pytest.approx(sum(r["auc"] for r in group) / 2)
 
 
 def test_pipeline_fixed_shift_matches_a_chain_exactly():

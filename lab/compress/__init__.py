@@ -17,15 +17,15 @@ module             entry function                              config
 =================  ==========================================  =========================
 
 Entry functions take data and measurement settings as keyword arguments; the cost model and the
-``Report`` type live in :mod:`lab.cost`, the packed on-disk format in :mod:`lab.compress.packing`.
+``Report`` type live in :mod:`lab.cost`, the packed on-disk format in :mod:`lab.formats.packed`.
 """
+from ..formats.packed import read_packed, write_packed
 from .distill import DistillConfig, distill, kd_loss, kl_to_teacher
 from .ensemble import AveragingEnsemble, EnsembleConfig, ensemble
 from .fakequant import FakeQuantConfig, fake_quantize, fake_quantize_tensor
 from .fit import FitConfig, fit
 from .gradual import GradualConfig, gradual_prune, sparsity_schedule
 from .int8 import Int8Config, quantize_int8
-from .packing import read_packed, write_packed
 from .preview import Preview, PreviewResult, preview
 from .prune import PruneConfig, global_magnitude_masks, layer_sparsity, magnitude_mask, prune
 from .recipe import STEPS, RecipeOptions, RecipeResult, parse_recipe, run_recipe

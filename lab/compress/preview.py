@@ -21,8 +21,8 @@ from torch import nn
 
 from ..cost import evaluate_model, fixed_threads, saved_size, state_for_saving
 from ..data.base import MultiTaskData
+from ..formats.packed import write_packed
 from .fakequant import check_bits, fake_quantize_tensor
-from .packing import write_packed
 from .prune import apply_masks_inplace, check_sparsity, masks_for, prunable_weights
 
 

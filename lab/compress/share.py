@@ -8,7 +8,7 @@ stores a log2(k)-bit index per weight plus a k-entry codebook. Pruned zeros stay
 Centroid fine-tuning: the weight is re-parametrised as W = codebook[index] · mask
 (``torch.nn.utils.parametrize``), so autograd gives each centroid the sum of its weights'
 gradients — the paper's update — and only the codebook trains. The packed format then
-Huffman-codes the indices (:mod:`lab.compress.packing`).
+Huffman-codes the indices (:mod:`lab.formats.packed`).
 
     model, report = share_weights(model, KMeansConfig(clusters=16), data=data)
 """
