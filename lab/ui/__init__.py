@@ -11,10 +11,11 @@
 
 Tests drive them without a browser: set widget ``.value``s, call ``.click()``, read the state.
 """
+from ..compress.recipe_runs import load_recipe_run, saved_recipe_runs
+from ..runs import latest_digits_run
 from .base import TrainingPanel, Throttle, readable_error, resolve_runs_root
 from .compress import CompressionPanel
 from .compress_config import ModelSource, RecipeConfig, parse_bits
-from .compress_runs import latest_digits_run, load_recipe_run, saved_recipe_runs
 from .figure_view import FigureView
 from .inspector import WInspector
 from .playground import DATA_CHOICES, CouplingPlayground, PlaygroundConfig, parse_floats, parse_options
