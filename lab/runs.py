@@ -67,3 +67,52 @@ def load_run(run_dir: str | os.PathLike, with_model: bool = True) -> tuple[Coupl
     ckpt = run_dir / "checkpoint.pt"
     system = load_checkpoint(ckpt) if with_model and ckpt.is_file() else None
     return system, history
+
+
+# --- saved runs on the digits tasks (what the compression panel and `compress --run` load) ----------------
+DIGITS_SMALL_LIMIT = 400     # the playground's small_data subset of the digits (its DATA_CHOICES["digits"].fast_size)
+
+
+def digits_runs(root: str | os.PathLike | None = None) -> list[tuple[Path, History]]:
+    """Saved runs (newest first) of systems trained on the digits tasks, with a checkpoint to load."""
+    from .data import DIGITS_TASKS
+
+    out = []
+    for path in list_runs(root):
+        if not (path / "checkpoint.pt").is_file():
+            continue
+        try:
+            _, history = load_run(path, with_model=False)
+        except (ValueError, OSError, KeyError):
+            continue
+        if history.config.get("data") == "digits" and history.task_names and \
+                set(history.task_names) <= set(DIGITS_TASKS):
+            out.append((path, history))
+    return out
+
+
+def latest_digits_run(strategy: str | None = None, root: str | os.PathLike | None = None) -> Path | None:
+    """The newest saved run on the digits tasks (of ``strategy``, e.g. "cross_stitch", if given), or None."""
+    return next((p for p, h in digits_runs(root) if strategy is None or h.strategy == strategy), None)
+
+
+def run_data_kwargs(run_dir: str | os.PathLike, history: History) -> dict[str, Any]:
+    """``load_digits_tasks`` arguments of the split a saved run was trained on: its tasks, and the
+    seed and limit recorded in its history (``config["data_info"]``, written by ``train``). Runs saved
+    before the limit was recorded: the training seed, and the playground's small seeded subset
+    (``DIGITS_SMALL_LIMIT``) when the panel that trained it used one (``small_data`` in the panel's
+    settings, saved in ``config.json`` and the history's extras; LAB_FAST)."""
+    info = history.config.get("data_info") or {}
+    if isinstance(info, dict) and "seed" in info and "limit" in info:
+        return {"tasks": tuple(history.task_names), "seed": int(info["seed"]),
+                "limit": None if info["limit"] is None else int(info["limit"])}
+    settings: list[Any] = [history.config, history.extra]
+    config_file = Path(run_dir) / "config.json"
+    if config_file.is_file():
+        try:
+            settings.append(json.loads(config_file.read_text()))
+        except json.JSONDecodeError:
+            pass
+    seed = int(history.config.get("train", {}).get("seed", 0))
+    small = any(isinstance(v, dict) and v.get("small_data") for d in settings for v in d.values())
+    return {"tasks": tuple(history.task_names), "seed": seed, "limit": DIGITS_SMALL_LIMIT if small else None}

@@ -8,6 +8,7 @@ import torch
 from ui_helpers import wait_for
 
 from lab.compress import Preview, train_reference
+from lab.compress.recipe_runs import RECIPE_FILE
 from lab.compress.reference import REFERENCE_FIT, digit_data
 from lab.cost import count_flops, evaluate_model, example_input, fixed_threads
 from lab.runs import load_run
@@ -21,7 +22,6 @@ from lab.ui import (
     parse_bits,
 )
 from lab.ui.compress import CURVE_SPARSITIES
-from lab.ui.compress_runs import RECIPE_FILE
 
 LIMIT = 400                                   # digits subset: 240 train / 80 val / 80 test
 QUICK = dict(finetune_epochs=1, latency=False)

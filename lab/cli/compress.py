@@ -4,6 +4,11 @@
     python -m lab compress --model lenet --recipe channels:0.5,fakequant:4 --export out/lenet.onnx
     python -m lab compress --run latest --strategy cross_stitch --recipe prune:0.7,int8:static
     python -m lab compress --model mlp --recipe recipe.yaml --weights 1,1,0.5
+    python -m lab compress --model mlp --recipe prune:0.9,int8 --save   # runs/<time>-compress-mlp/recipe.json
+
+The work is done by the core functions the compression panel calls too: ``RecipeConfig`` and
+``record_recipe`` (``lab.compress``), ``export_plan`` + ``lab.export_report.export_and_compare`` for
+``--export``, ``latest_digits_run`` / ``run_data_kwargs`` (``lab.runs``) for ``--run``.
 """
 from __future__ import annotations
 
@@ -11,10 +16,11 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from ..compress.fit import FitConfig
-from ..compress.recipe import STEPS, RecipeOptions, describe_steps, run_recipe
+from ..compress.recipe import describe_steps
+from ..compress.recipe_config import RecipeConfig
+from ..compress.recipe_runs import RecipeRun, export_plan, record_recipe
 from ..compress.reference import REFERENCE_FIT, digit_data, train_reference
-from ..cost import CostWeights, MeasureConfig, evaluate_model, format_reports
+from ..cost import CostWeights, evaluate_model, format_reports
 from ..models import MODELS
 from ..settings import fast_mode
 
@@ -50,6 +56,9 @@ def add_parser(sub) -> None:
     p.add_argument("--no-latency", action="store_true", help="skip latency and memory measurements")
     p.add_argument("--export", default=None, help="export the last float model to this .onnx file and run "
                                                   "ONNX Runtime (parity check, int8 file when the recipe has int8)")
+    p.add_argument("--save", action="store_true", help="save the recipe run as it goes (runs/<time>-compress-<model>/"
+                                                       "recipe.json, as the compression panel does; its Pareto plot "
+                                                       "loads it with load_saved)")
     p.set_defaults(func=run)
 
 
@@ -58,24 +67,23 @@ def _coupled(args, data):
     from ..compare import run_strategy
     from ..coupling.system import SystemConfig
     from ..data import load_digits_tasks
-    from ..runs import list_runs, load_run, runs_root
+    from ..runs import latest_digits_run, load_run, run_data_kwargs, runs_root
     from ..train import TrainConfig
 
     if args.run is not None:
         if args.run == "latest":
-            runs = [r for r in list_runs() if r.name.endswith(f"-{args.strategy}")]
-            if not runs:
-                raise ValueError(f"no saved {args.strategy} run under {runs_root()}/; "
-                                 f"run `python -m lab couple --strategy {args.strategy} --save` first")
-            run_dir = runs[0]
+            run_dir = latest_digits_run(args.strategy)
+            if run_dir is None:
+                raise ValueError(f"no saved {args.strategy} run under {runs_root()}/ trained on the digits tasks; "
+                                 f"run `python -m lab couple --data digits --strategy {args.strategy} --save` first")
         else:
             run_dir = Path(args.run)
         system, history = load_run(run_dir)
         if system is None:
             raise ValueError(f"{run_dir} has no checkpoint.pt")
-        saved = history.config.get("data_info", {})
-        if args.limit is None and (saved.get("limit"), saved.get("seed", args.seed)) != (None, args.seed):
-            data = load_digits_tasks(seed=saved.get("seed", args.seed), limit=saved.get("limit"))
+        saved = run_data_kwargs(run_dir, history)
+        if args.limit is None and (saved["limit"], saved["seed"]) != (None, args.seed):
+            data = load_digits_tasks(seed=saved["seed"], limit=saved["limit"])
             print(f"scoring on the run's own split (seed {data.info['seed']}, limit {data.info['limit']})")
         if system.tasks != data.tasks or system.input_shape != tuple(data.input_shape):
             raise ValueError(f"{run_dir} holds a system for tasks {list(system.task_names)} with inputs "
@@ -95,6 +103,9 @@ def run(args) -> int:
     if len(args.weights) not in (2, 3):
         raise ValueError(f"--weights takes flops,bytes or flops,bytes,latency; got {args.weights}")
     weights = CostWeights(*args.weights)
+    config = RecipeConfig(recipe=args.recipe, latency=not args.no_latency, threads=args.threads,
+                          finetune_epochs=min(args.finetune_epochs, 2) if fast_mode() else args.finetune_epochs,
+                          finetune_lr=args.finetune_lr, weights=tuple(args.weights), seed=args.seed)
     coupled = args.model == "coupled" or args.run is not None
     if coupled:
         data = load_digits_tasks(seed=args.seed, limit=args.limit)
@@ -104,36 +115,46 @@ def run(args) -> int:
         fit = REFERENCE_FIT if args.epochs is None else replace(REFERENCE_FIT, epochs=args.epochs)
         model = train_reference(args.model, data, fit, args.seed)
     test = evaluate_model(model, data.test, data.tasks)
-    print(f"model: {args.model if not coupled else model.strategy} on digits (tasks {list(data.task_names)}), "
-          "test metric " + ", ".join(f"{k} {100 * v:.2f}%" for k, v in test.items()))
-    measure = MeasureConfig(latency=not args.no_latency, memory=not args.no_latency, threads=args.threads)
-    finetune = FitConfig(epochs=min(args.finetune_epochs, 2) if fast_mode() else args.finetune_epochs,
-                         lr=args.finetune_lr)
-    options = RecipeOptions(finetune=finetune, measure=measure, seed=args.seed)
-    result = run_recipe(model, args.recipe, data, options, keep_models=args.export is not None)
+    label = args.model if not coupled else model.strategy
+    description = (f"{label} on digits (tasks {list(data.task_names)}), test metric "
+                   + ", ".join(f"{k} {100 * v:.2f}%" for k, v in test.items()))
+    print(f"model: {description}")
+    run_dir = None
+    if args.save:
+        from ..runs import new_run_dir
+
+        run_dir = new_run_dir(f"compress-{label}")
+        print(f"saving the recipe run in {run_dir} as it goes")
+    run = RecipeRun(f"{label} {config.recipe}", config.recipe, label, run_dir=run_dir)
+    try:
+        record_recipe(run, model, data, config, model_description=description)
+    finally:
+        if run_dir is not None:
+            print(f"recipe run saved in {run_dir} ({max(len(run.reports) - 1, 0)} of {len(config.steps())} steps"
+                  + (f"; {run.error}" if run.error else "") + ")")
     print(f"\nrecipe {args.recipe} (sizes: real files on disk; us: median microseconds at batch 1, {args.threads} thread(s); "
           f"f = {weights.flops:g}·C/C0 + {weights.bytes:g}·S/S0 + {weights.latency:g}·L/L0):")
-    print(format_reports(result.reports, weights))
-    notes = [(r.step, n) for r in result.reports for n in r.notes]
+    print(format_reports(run.reports, weights))
+    notes = [(r.step, n) for r in run.reports for n in r.notes]
     if notes:
         print("notes:\n" + "\n".join(f"  {step}: {note}" for step, note in notes))
     if args.export:
-        _export(args, result, data, measure, weights)
+        _export(args, run, data, config, weights)
     return 0
 
 
-def _export(args, result, data, measure, weights) -> None:
-    from ..compress.recipe import parse_recipe
-    from ..deploy import deploy
+def _export(args, run: RecipeRun, data, config: RecipeConfig, weights: CostWeights) -> None:
+    from ..export_report import export_and_compare, save_export_summary
+    from ..tables import format_table
 
-    specs = parse_recipe(args.recipe)
-    last_float = result.models[-1]
-    modes: tuple[str, ...] = ()
-    if STEPS[specs[-1].name].terminal:
-        last_float = result.models[-2]
-        modes = ("dynamic",) if (specs[-1].value or "dynamic") == "dynamic" else ("static",)
-    reports = deploy(last_float, args.export, data, quantize=modes, config=measure)
-    diffs = reports[0].extra["max_abs_diff"]
+    i, modes = export_plan(run.steps, len(run.reports) - 1)
+    int8 = (run.models[-1], run.reports[-1]) if modes else None
+    summary = export_and_compare(run.models[i], args.export, data, run.reports[i], modes=modes, int8=int8,
+                                 config=config.measure())
+    if run.run_dir is not None:
+        save_export_summary(run.run_dir, f"{run.reports[i].step} of recipe {run.recipe}", summary)
     print(f"\nexported {args.export} (onnx.checker passed; ONNX Runtime vs torch max abs diff "
-          + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()) + f" <= {reports[0].extra['atol']:g})")
-    print(format_reports([result.reports[0]] + reports, weights))
+          f"{summary.parity()} <= {summary.atol:g}); the Export tab's table:")
+    print(format_table(summary.rows))
+    print("\ncost of the ONNX files (f relative to the input model):")
+    print(format_reports([run.reports[0]] + summary.reports, weights))

@@ -13,6 +13,7 @@ module             entry function                              config
 ``distill``        ``distill`` (Hinton KD)                     ``DistillConfig``
 ``ensemble``       ``ensemble`` (averaging)                    ``EnsembleConfig``
 ``recipe``         ``run_recipe`` (any order)                  ``RecipeOptions``
+``recipe_runs``    ``record_recipe`` (saved step by step)      ``RecipeConfig``
 ``preview``        ``Preview`` (fast slider preview)           -
 =================  ==========================================  =========================
 
@@ -29,6 +30,8 @@ from .int8 import Int8Config, quantize_int8
 from .preview import Preview, PreviewResult, preview
 from .prune import PruneConfig, global_magnitude_masks, layer_sparsity, magnitude_mask, prune
 from .recipe import STEPS, RecipeOptions, RecipeResult, parse_recipe, run_recipe
+from .recipe_config import RecipeConfig
+from .recipe_runs import RecipeRun, export_plan, load_recipe_run, record_recipe, save_recipe_run, saved_recipe_runs
 from .reference import digit_data, train_reference
 from .sensitivity import SensitivityConfig, SensitivityResult, sensitivity_scan
 from .share import KMeansConfig, share_weights
@@ -43,3 +46,5 @@ __all__ = [
     "quantize_int8", "read_packed", "run_recipe", "sensitivity_scan", "share_weights", "sparsity_schedule",
     "train_reference", "write_packed",
 ]
+__all__ += ["RecipeConfig", "RecipeRun", "export_plan", "load_recipe_run", "record_recipe", "save_recipe_run",
+            "saved_recipe_runs"]

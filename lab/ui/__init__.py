@@ -11,12 +11,13 @@
 
 Tests drive them without a browser: set widget ``.value``s, call ``.click()``, read the state.
 """
+from ..compress.recipe_runs import load_recipe_run, saved_recipe_runs
+from ..runs import latest_digits_run
 from .adversarial_options import AdversarialChoice
 from .base import TrainingPanel, Throttle, readable_error, resolve_runs_root
 from .choices import DataSelection, OptimiserChoice
 from .compress import CompressionPanel
 from .compress_config import ModelSource, RecipeConfig, parse_bits
-from .compress_runs import latest_digits_run, load_recipe_run, saved_recipe_runs
 from .figure_view import FigureView
 from .inspector import WInspector
 from .playground import DATA_CHOICES, CouplingPlayground, PlaygroundConfig, parse_floats, parse_options
