@@ -220,7 +220,7 @@ def _torchjd(name, T):
 LAB = {"mgda": lambda G: mgda_weights(G), "imtl_g": imtl_g_weights, "aligned_mtl": aligned_mtl_weights,
        "upgrad": upgrad_weights, "cagrad": lambda G: cagrad_weights(G, 0.4, rescale=0),
        "nash_mtl": lambda G: nash_mtl_weights(G, max_norm=0.0)}
-TOLERANCE = {"mgda": 1e-10, "imtl_g": 1e-9, "aligned_mtl": 1e-9, "upgrad": 1e-8, "cagrad": 1e-3, "nash_mtl": 1e-4}
+TOLERANCE = {"mgda": 1e-10, "imtl_g": 1e-9, "aligned_mtl": 1e-9, "upgrad": 1e-8, "cagrad": 1e-3, "nash_mtl": 1e-3}
 
 
 @pytest.mark.parametrize("name", ["mgda", "imtl_g", "aligned_mtl", "upgrad"])
