@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from .coupling.system import CoupledSystem
 from .data.base import MultiTaskData
 from .history import History
+from .seeding import generator, seeded_training
 from .validation import check_optimiser_settings
 from .metrics import evaluate, task_loss, task_metric
 from .weighting import Fixed, Weighting
@@ -169,9 +170,8 @@ def train(system: CoupledSystem, data: MultiTaskData, config: TrainConfig | None
     n = len(x_train)
     steps_per_epoch = math.ceil(n / config.batch_size)
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        gen = torch.Generator().manual_seed(config.seed)
+    with seeded_training(system, config.seed):      # dropout draws from the seed, never the global RNG
+        gen = generator(config.seed)
         optimizer = make_optimizer(system, config, weighting.parameters())
         history.W_init = [W.tolist() for W in _snapshot(system, val, config)]
         for cb in callbacks:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 from ..data.base import MultiTaskData, Task
+from ..seeding import seeded
 from .attention import Attention
 from .base import Coupling
 from .blocks import BLOCKS, build_stack, head
@@ -120,8 +120,7 @@ class CoupledSystem(nn.Module):
             raise ValueError(f"the data gives {num_inputs} per-module inputs but the system has {n} modules")
         self.num_modules = n
         widths = config.module_widths(n)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(config.seed)
+        with seeded(config.seed):     # never the global RNG: same seed, same weights in any thread
             self._build(cls, widths)
 
     def _build(self, cls: type[Coupling], widths: list[tuple[int, ...]]) -> None:
