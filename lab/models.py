@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .seeding import seeded
+
 
 def _tag(model: nn.Module, input_shape: tuple[int, ...]) -> nn.Module:
     model.input_shape = tuple(input_shape)
@@ -120,8 +122,7 @@ def build_model(name: str, input_shape: tuple[int, ...] = (1, 8, 8), num_classes
     """A reference network by name (see ``MODELS``) with weights initialised from ``seed``."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose from {list(MODELS)}")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):      # torch's own init, drawn from the seed instead of the global RNG
         return MODELS[name](tuple(input_shape), num_classes, **options)
 
 

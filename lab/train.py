@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from .coupling.system import CoupledSystem
 from .data.base import MultiTaskData
 from .history import History
+from .seeding import generator, seeded_training
 from .validation import check_optimiser_settings
 from .metrics import evaluate, task_loss, task_metric
 from .weighting import Fixed, Weighting
@@ -166,9 +167,8 @@ def train(system: CoupledSystem, data: MultiTaskData, config: TrainConfig | None
     steps_per_epoch = math.ceil(n / config.batch_size)
     _record_facts(history, system, data, config, weighting, adversarial, steps_per_epoch)
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        gen = torch.Generator().manual_seed(config.seed)
+    with seeded_training(system, config.seed):      # dropout draws from the seed, never the global RNG
+        gen = generator(config.seed)
         optimizer = make_optimizer(system, config, weighting.parameters())
         history.W_init = [W.tolist() for W in system.coupling_matrices(val)]
         for cb in callbacks:

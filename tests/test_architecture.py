@@ -27,7 +27,7 @@ TOO_LONG_FOR_NOW: set[str] = set()
 # Bottom to top; a module may import its own layer and the ones below, never one above.
 # The longest matching prefix decides a module's layer; every lab module must match one.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("lab", "lab.settings", "lab.validation", "lab.tables", "lab.atomic", "lab.formats"),  # plain utilities
+    ("lab", "lab.settings", "lab.validation", "lab.tables", "lab.atomic", "lab.formats", "lab.seeding"),  # plain utilities
     ("lab.data",),
     ("lab.models", "lab.coupling", "lab.weighting"),
     ("lab.train", "lab.metrics", "lab.history", "lab.checkpoint", "lab.runs"),

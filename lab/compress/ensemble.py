@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from ..cost import MeasureConfig, Report, measure
 from ..data.base import MultiTaskData
+from ..seeding import seeded
 from .fit import FitConfig, fit
 
 
@@ -51,8 +52,7 @@ class AveragingEnsemble(nn.Module):
 
 def reinitialize_(model: nn.Module, seed: int) -> nn.Module:
     """Fresh random weights (every submodule's ``reset_parameters``) drawn from ``seed``."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):      # torch's own init, drawn from the seed instead of the global RNG
         for m in model.modules():
             if hasattr(m, "reset_parameters") and m is not model:
                 m.reset_parameters()

@@ -2,8 +2,9 @@
 
 ``lab.train.train`` trains a ``CoupledSystem`` with its W bookkeeping; compression needs a plainer
 loop that also takes single-task networks (tensor output) and custom losses. Seeding follows
-``lab.train``: ``torch.random.fork_rng`` + a seeded ``torch.Generator`` for the batch order, so
-the same seed gives the same weights.
+``lab.train``: a generator seeded with ``config.seed`` for the batch order and one for dropout
+(``lab.seeding.seeded_training``), never the global RNG — the same seed gives the same weights, also
+when other threads train at the same time.
 
     model = build_model("mlp")
     fit(model, data, FitConfig(epochs=30, lr=1e-3, seed=0))
@@ -19,6 +20,7 @@ from torch import Tensor, nn
 from ..cost import task_outputs
 from ..data.base import MultiTaskData
 from ..metrics import task_loss
+from ..seeding import generator, seeded_training
 from ..validation import check_optimiser_settings
 
 # loss(model, x, y) -> {"loss": total, ...parts}; the default sums the task losses
@@ -64,9 +66,8 @@ def fit(model: nn.Module, data: MultiTaskData, config: FitConfig = FitConfig(), 
     curve: list[float] = []
     if config.epochs == 0:
         return curve
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        gen = torch.Generator().manual_seed(config.seed)
+    with seeded_training(model, config.seed):
+        gen = generator(config.seed)
         trainable = params if params is not None else [p for p in model.parameters() if p.requires_grad]
         if config.optimizer == "adam":
             opt = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import types
 from contextlib import contextmanager
 import warnings
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from torch import Tensor, nn
 
 from ..cost import MeasureConfig, Report, count_flops, example_input, measure
 from ..data.base import MultiTaskData
+from ..seeding import seeded
 from .fit import FitConfig, fit
 
 log = logging.getLogger(__name__)
@@ -135,11 +137,28 @@ def _quantizer(is_qat: bool):
     return X86InductorQuantizer().set_global(get_default_x86_inductor_quantization_config(is_qat=is_qat))
 
 
+def _allow_train_eval(graph: torch.fx.GraphModule) -> None:
+    """torchao's ``allow_exported_model_train_eval``. Its train()/eval() re-run pattern matching on example
+    inputs drawn with ``torch.randn``; here they come from a fixed seed, never the global RNG (lab.seeding)."""
+    with _quiet_torchao_import():
+        from torchao.quantization.pt2e import allow_exported_model_train_eval
+
+    allow_exported_model_train_eval(graph)
+    for name in ("train", "eval"):
+        setattr(graph, name, types.MethodType(_seeded_method(getattr(graph, name).__func__), graph))
+
+
+def _seeded_method(func):
+    def call(self, *args, **kwargs):
+        with seeded(0):
+            return func(self, *args, **kwargs)
+    return call
+
+
 def pt2e_int8(model: nn.Module, calibration: Tensor, *, qat_data: MultiTaskData | None = None,
               finetune: FitConfig | None = None, batch_size: int = 64) -> torch.fx.GraphModule:
     """Static int8 (or QAT when ``qat_data`` is given) through torchao PT2E and X86InductorQuantizer."""
     with _quiet_torchao_import():
-        from torchao.quantization.pt2e import allow_exported_model_train_eval
         from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e, prepare_qat_pt2e
 
     example = calibration[:2]
@@ -148,11 +167,10 @@ def pt2e_int8(model: nn.Module, calibration: Tensor, *, qat_data: MultiTaskData 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*assigned during export")   # attention's recorded W
         graph = torch.export.export(source.train(qat_data is not None), (example,), dynamic_shapes=batch).module()
-    if qat_data is None:
-        prepared = prepare_pt2e(graph, _quantizer(is_qat=False))
-    else:
-        prepared = prepare_qat_pt2e(graph, _quantizer(is_qat=True))
-    allow_exported_model_train_eval(prepared)
+    with seeded(0):     # torchao's pattern matching draws example inputs: from a seed, not the global RNG
+        prepare = prepare_pt2e if qat_data is None else prepare_qat_pt2e
+        prepared = prepare(graph, _quantizer(is_qat=qat_data is not None))
+    _allow_train_eval(prepared)
     with torch.no_grad():
         prepared.eval()
         for i in range(0, len(calibration), batch_size):
@@ -160,8 +178,9 @@ def pt2e_int8(model: nn.Module, calibration: Tensor, *, qat_data: MultiTaskData 
     if qat_data is not None and finetune is not None and finetune.epochs > 0:
         fit(prepared, qat_data, finetune)
     prepared.eval()
-    converted = convert_pt2e(prepared)
-    allow_exported_model_train_eval(converted)
+    with seeded(0):
+        converted = convert_pt2e(prepared)
+    _allow_train_eval(converted)
     converted.eval()           # the patched eval() of an exported graph returns None
     return drop_unused_attributes(converted)
 

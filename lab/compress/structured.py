@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from ..cost import MeasureConfig, Report, example_input, measure
 from ..data.base import MultiTaskData
+from ..seeding import generator, seeded
 from .fit import FitConfig, fit
 
 IMPORTANCES = ("l1", "l2", "random")
@@ -78,8 +79,7 @@ def _torch_pruning_inplace(model: nn.Module, config: ChannelPruneConfig, x: Tens
     ignored: list = output_layers(model)
     if hasattr(model, "coupling"):
         ignored += list(model.coupling.parameters())
-    with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
-        torch.manual_seed(config.seed)
+    with seeded(config.seed), warnings.catch_warnings():     # RandomImportance draws torch.rand
         warnings.filterwarnings("ignore", message="Unwrapped parameters detected")
         pruner = tp.pruner.MetaPruner(model, x, importance=_importance(config), pruning_ratio=config.ratio,
                                       global_pruning=config.global_pruning, ignored_layers=ignored,
@@ -96,7 +96,7 @@ def _tied_channels_inplace(system: nn.Module, config: ChannelPruneConfig) -> Non
     import torch_pruning as tp
 
     n, stages = system.num_modules, system.num_stages
-    gen = torch.Generator().manual_seed(config.seed)
+    gen = generator(config.seed)
     for s in range(stages):
         layers = [_stage_layer(system.stacks[i][s]) for i in range(n)]
         channels = layers[0].weight.shape[0]
@@ -153,7 +153,8 @@ def prune_channels_inplace(model: nn.Module, config: ChannelPruneConfig, example
     """Remove channels in place; fine-tune after if configured."""
     coupling = getattr(model, "coupling", None)
     if coupling is not None and getattr(coupling, "mixes_stages", False):
-        _tied_channels_inplace(model, config)
+        with seeded(config.seed):       # its shape probes run dropout layers in training mode
+            _tied_channels_inplace(model, config)
     else:
         _torch_pruning_inplace(model, config, example)
         if coupling is not None:

@@ -16,12 +16,14 @@ from typing import Literal
 import torch
 from torch import nn
 
+from ..seeding import SeededDropout
+
 Block = Literal["mlp", "cnn"]
 BLOCKS: tuple[str, ...] = ("mlp", "cnn")
 
 
 def mlp_stage(in_features: int, width: int, dropout: float = 0.0) -> nn.Sequential:
-    return nn.Sequential(nn.Flatten(), nn.Linear(in_features, width), nn.ReLU(), nn.Dropout(dropout))
+    return nn.Sequential(nn.Flatten(), nn.Linear(in_features, width), nn.ReLU(), SeededDropout(dropout))
 
 
 def cnn_stage(in_shape: tuple[int, ...], width: int, dropout: float = 0.0) -> nn.Sequential:
@@ -32,7 +34,7 @@ def cnn_stage(in_shape: tuple[int, ...], width: int, dropout: float = 0.0) -> nn
     layers: list[nn.Module] = [conv(in_shape[0], width, kernel_size=3, padding=1), nn.ReLU()]
     if min(in_shape[1:]) >= 4:
         layers.append(pool(2))
-    layers.append(nn.Dropout(dropout))
+    layers.append(SeededDropout(dropout))
     return nn.Sequential(*layers)
 
 

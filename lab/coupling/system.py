@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from ..data.base import MultiTaskData, Split, Task
+from ..seeding import seeded
 from .attention import Attention
 from .base import Coupling
 from .blocks import BLOCKS, build_stack, head
@@ -121,8 +122,7 @@ class CoupledSystem(nn.Module):
             raise ValueError(f"the data gives {num_inputs} per-module inputs but the system has {n} modules")
         self.num_modules = n
         widths = config.module_widths(n)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(config.seed)
+        with seeded(config.seed):     # never the global RNG: same seed, same weights in any thread
             self._build(cls, widths)
 
     def _build(self, cls: type[Coupling], widths: list[tuple[int, ...]]) -> None:

@@ -13,6 +13,7 @@ import io
 import torch
 from mnist1d.data import get_dataset_args, make_dataset
 
+from ..seeding import exclusive_global_rngs
 from .base import MultiTaskData, Split, Task
 from .digits import digit_derived_targets, digit_task_specs
 
@@ -30,7 +31,8 @@ def load_mnist1d(tasks: tuple[str, ...] = MNIST1D_TASKS, seed: int = 42, num_sam
     specs: tuple[Task, ...] = digit_task_specs(tuple(tasks))
     args = get_dataset_args()
     args.seed, args.num_samples = seed, num_samples
-    with contextlib.redirect_stdout(io.StringIO()):  # the generator prints nothing useful
+    # make_dataset seeds and draws the global np.random / random states: take turns, restore them after
+    with exclusive_global_rngs(), contextlib.redirect_stdout(io.StringIO()):  # it prints nothing useful
         raw = make_dataset(args)
     x = torch.tensor(raw["x"], dtype=torch.float32).unsqueeze(1)
     x_test = torch.tensor(raw["x_test"], dtype=torch.float32).unsqueeze(1)
