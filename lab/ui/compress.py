@@ -34,7 +34,6 @@ in the panel, never a traceback. The tabs' settings are ``ModelSource`` and ``Re
 """
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
@@ -46,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 from torch import nn
 
+from ..atomic import atomic_write_json
 from ..compress.fakequant import check_bits
 from ..compress.preview import Preview, PreviewResult
 from ..compress.prune import check_sparsity
@@ -55,16 +55,15 @@ from ..cost import (KB, CostWeights, MeasureConfig, Report, count_flops, eval_mo
                     format_reports, measure, report_row, time_call)
 from ..data import DIGITS_TASKS, MultiTaskData, load_digits_tasks
 from ..deploy import deploy
-from ..history import atomic_write_text
 from ..models import build_model, count_parameters
-from ..runs import load_run, new_run_dir
+from ..runs import latest_run, load_run, new_run_dir, notes_text
 from ..tables import format_table
 from ..viz import compression_preview, pareto
 from .base import DESCRIPTION_STYLE, Job, Throttle, TrainingPanel, readable_error
 from .compress_config import (BITS_CHOICES, REFERENCE_MODELS, SOURCE_KINDS, ModelSource, RecipeConfig,
                               parse_bits)
-from .compress_runs import (EXPORT_FILE, LoadedModel, RecipeRun, digits_runs, load_recipe_run, run_data_kwargs,
-                            run_label, save_recipe_run)
+from .compress_runs import (EXPORT_FILE, LoadedModel, RecipeRun, load_recipe_run, run_data_kwargs, run_label,
+                            save_recipe_run, scan_digits_runs)
 from .figure_view import FigureView
 from .html import html_table
 from .playground import parse_floats
@@ -298,7 +297,13 @@ class CompressionPanel(TrainingPanel):
 
     def refresh_runs(self) -> list[Path]:
         """List the saved runs on the digits tasks in the run dropdown (newest first)."""
-        found = digits_runs(self.runs_root)
+        found, notes = scan_digits_runs(self.runs_root)
+        note = notes_text(notes)
+        if note:
+            self.show_message(note, "warning")
+        elif self.message_text and self.message_text == getattr(self, "_runs_note", None):   # now stale
+            self.show_message("")
+        self._runs_note = note
         options = [(run_label(p, h), str(p)) for p, h in found]
         wanted = getattr(self, "_wanted_run", None)
         current = self.run_select.value
@@ -423,11 +428,12 @@ class CompressionPanel(TrainingPanel):
 
     def _load_run(self, source: ModelSource, stop: threading.Event) -> None:
         self.progress.max, self.progress.value, self.progress.bar_style = 1, 0, "info"
-        found = digits_runs(self.runs_root)
         if source.run == "latest":
-            if not found:
-                raise ValueError(f"no saved run on the digits tasks under {self.runs_root}/")
-            run_dir = found[0][0]
+            latest, notes = latest_run(self.runs_root, data="digits", tasks=DIGITS_TASKS)
+            if latest is None:
+                raise ValueError(f"no saved run on the digits tasks under {self.runs_root}/"
+                                 + (f" ({notes_text(notes)})" if notes else ""))
+            run_dir = latest.path
         else:
             run_dir = Path(source.run)
         if not (run_dir / "history.json").is_file():
@@ -718,9 +724,9 @@ class CompressionPanel(TrainingPanel):
         rows += [_export_row(f"ONNX Runtime {r.step.removeprefix('onnx-')}", r, torch_report) for r in reports[1:]]
         diffs, atol = onnx.extra["max_abs_diff"], onnx.extra["atol"]
         self.export_summary = ExportSummary(path, onnx.extra["files"], onnx.file_bytes, diffs, atol, rows, reports)
-        atomic_write_text(Path(run_dir) / EXPORT_FILE, json.dumps(
-            {"exported": what, "path": str(path), "max_abs_diff": diffs, "atol": atol, "rows": rows,
-             "reports": [r.as_dict() for r in reports]}, indent=1, default=str))
+        atomic_write_json(Path(run_dir) / EXPORT_FILE,
+                          {"exported": what, "path": str(path), "max_abs_diff": diffs, "atol": atol, "rows": rows,
+                           "reports": [r.as_dict() for r in reports]}, indent=1, default=str)
         parity = ", ".join(f"{k} {v:.1e}" for k, v in diffs.items())
         timing = "" if measure_config.latency else \
             " (latency not measured: tick 'time every step' in the Recipe tab for the speed columns)"

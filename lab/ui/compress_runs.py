@@ -18,8 +18,9 @@ from torch import nn
 from ..compress.recipe import STEPS, StepSpec, parse_recipe
 from ..cost import Report
 from ..data import DIGITS_TASKS, MultiTaskData
-from ..history import History, atomic_write_text
-from ..runs import list_runs, load_run
+from ..atomic import atomic_write_json
+from ..history import History
+from ..runs import RunNote, find_runs, latest_run
 from .compress_config import RecipeConfig
 from .playground import DATA_CHOICES
 
@@ -84,7 +85,9 @@ def save_recipe_run(run: RecipeRun, config: RecipeConfig, model_description: str
                "model_description": model_description, "config": config.to_dict(), "stopped": run.stopped,
                "error": run.error, "saved": time.strftime("%Y-%m-%d %H:%M:%S"),
                "reports": [r.as_dict() for r in run.reports]}
-    return atomic_write_text(Path(run.run_dir) / RECIPE_FILE, json.dumps(payload, indent=1, default=str))
+    path = Path(run.run_dir) / RECIPE_FILE
+    atomic_write_json(path, payload, indent=1, default=str)
+    return path
 
 
 def load_recipe_run(run_dir: str | Path) -> RecipeRun:
@@ -109,28 +112,26 @@ def saved_recipe_runs(root: str | Path | None = None) -> list[Path]:
     base = runs_root(root)
     if not base.is_dir():
         return []
-    return sorted((p for p in base.iterdir() if (p / RECIPE_FILE).is_file()), key=lambda p: p.name, reverse=True)
+    return sorted((p for p in base.iterdir() if not p.name.startswith(".") and (p / RECIPE_FILE).is_file()),
+                  key=lambda p: p.name, reverse=True)
+
+
+def scan_digits_runs(root: str | Path | None = None) -> tuple[list[tuple[Path, History]], list[RunNote]]:
+    """Saved runs (newest first) of systems trained on the digits tasks, with a checkpoint to load, and a
+    note for every folder skipped because it is malformed (``lab.runs.find_runs``)."""
+    runs, notes = find_runs(root, data="digits", tasks=DIGITS_TASKS, need_checkpoint=True)
+    return [(r.path, r.history) for r in runs], notes
 
 
 def digits_runs(root: str | Path | None = None) -> list[tuple[Path, History]]:
-    """Saved runs (newest first) of systems trained on the digits tasks, with a checkpoint to load."""
-    out = []
-    for path in list_runs(root):
-        if not (path / "checkpoint.pt").is_file():
-            continue
-        try:
-            _, history = load_run(path, with_model=False)
-        except (ValueError, OSError, KeyError):
-            continue
-        if history.config.get("data") == "digits" and history.task_names and \
-                set(history.task_names) <= set(DIGITS_TASKS):
-            out.append((path, history))
-    return out
+    """The runs of ``scan_digits_runs`` without the notes."""
+    return scan_digits_runs(root)[0]
 
 
 def latest_digits_run(strategy: str | None = None, root: str | Path | None = None) -> Path | None:
-    """The newest saved run on the digits tasks (of ``strategy``, e.g. "cross_stitch", if given), or None."""
-    return next((p for p, h in digits_runs(root) if strategy is None or h.strategy == strategy), None)
+    """The newest usable run on the digits tasks (of ``strategy``, e.g. "cross_stitch", if given), or None."""
+    found, _ = latest_run(root, strategy=strategy, data="digits", tasks=DIGITS_TASKS)
+    return None if found is None else found.path
 
 
 def run_data_kwargs(run_dir: str | Path, history: History) -> dict[str, Any]:
@@ -142,7 +143,7 @@ def run_data_kwargs(run_dir: str | Path, history: History) -> dict[str, Any]:
     if config_file.is_file():
         try:
             settings.append(json.loads(config_file.read_text()))
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError):
             pass
     seed = int(history.config.get("train", {}).get("seed", 0))
     small = any(isinstance(v, dict) and v.get("small_data") for d in settings for v in d.values())
