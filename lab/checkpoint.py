@@ -1,64 +1,104 @@
-"""Checkpoints of coupled systems: atomic writes, safe loads.
+"""Checkpoints of coupled systems: atomic writes, safe loads, and the history they belong to.
 
 A checkpoint is one ``torch.save`` file holding plain data only — the
 architecture (JSON-able dict), the state dict and optional extras — so it loads
-with ``torch.load(..., weights_only=True)``. Writes go to a temporary file in
-the same folder, then ``os.replace`` it into place: a crash mid-write never
-leaves a half-written checkpoint under the real name.
+with ``torch.load(..., weights_only=True)``. It is written with
+``lab.atomic.atomic_write_with`` (temporary file, fsync, ``os.replace``): a crash
+mid-write never leaves a half-written checkpoint under the real name.
+
+Saved with its ``history``, a checkpoint also carries that history (as strict JSON)
+and its epoch count, so a run folder always has a consistent (weights, history)
+pair even when a kill lands between writing ``checkpoint.pt`` and ``history.json``:
+``lab.runs.load_run`` takes the checkpoint's own copy when the two disagree.
 """
 from __future__ import annotations
 
+import json
 import os
-import tempfile
+import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .atomic import atomic_write_with
 from .coupling.system import CoupledSystem
-from .history import History
+from .history import History, RunFolderError
 from .train import Callback
 
 FORMAT = "lab.checkpoint/1"
 
 
-def save_checkpoint(system: CoupledSystem, path: str | os.PathLike, extra: dict[str, Any] | None = None) -> Path:
+def save_checkpoint(system: CoupledSystem, path: str | os.PathLike, extra: dict[str, Any] | None = None, *,
+                    history: History | None = None) -> Path:
+    """Write ``system`` (architecture + weights) atomically; with ``history``, record it and its epoch count."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": FORMAT, "architecture": system.architecture(),
-               "state_dict": {k: v.detach().cpu().clone() for k, v in system.state_dict().items()},
-               "extra": extra or {}}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    payload: dict[str, Any] = {
+        "format": FORMAT, "architecture": system.architecture(),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in system.state_dict().items()},
+        "extra": extra or {}}
+    if history is not None:
+        payload["epochs"] = history.num_epochs
+        payload["history"] = history.to_json()
+    return atomic_write_with(path, lambda f: torch.save(payload, f))
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """The checkpoint's contents (weights_only load); ValueError when missing, corrupt or foreign."""
+    """The checkpoint's contents (weights_only load); RunFolderError when missing, corrupt, unsafe or foreign."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"no checkpoint file at {path}")
+        raise RunFolderError(f"no checkpoint file at {path}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for truncated or foreign files
-        raise ValueError(f"{path} is not a readable checkpoint (corrupt or not a torch file): {err}") from None
+    except Exception as err:  # torch raises several types for truncated, foreign or unsafe files
+        if isinstance(err, pickle.UnpicklingError) and "weights only" in str(err).lower():
+            raise RunFolderError(f"{path} is not a readable checkpoint: it holds Python objects other than "
+                                 "tensors and plain data, which would be unsafe to load (refused)") from None
+        reason = str(err).split(". ")[0].splitlines()[0] if str(err) else type(err).__name__
+        raise RunFolderError(f"{path} is not a readable checkpoint (corrupt or not a torch file): {reason}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a lab checkpoint (expected format {FORMAT!r})")
+        raise RunFolderError(f"{path} is not a lab checkpoint (expected format {FORMAT!r})")
+    for key, kind in (("architecture", dict), ("state_dict", dict)):
+        if not isinstance(payload.get(key), kind):
+            raise RunFolderError(f"{path} is not a valid lab checkpoint: {key!r} is missing or not a {kind.__name__}")
     return payload
+
+
+def checkpoint_history(payload: dict[str, Any], path: str | os.PathLike) -> History | None:
+    """The history saved inside a checkpoint (None for checkpoints saved without one)."""
+    if "history" not in payload:
+        return None
+    try:
+        d = json.loads(payload["history"])
+    except (TypeError, json.JSONDecodeError) as err:
+        raise RunFolderError(f"{path} holds an unreadable history: {err}") from None
+    history = History.from_dict(d, source=f"the history inside {path}")
+    if history.num_epochs != payload.get("epochs"):
+        raise RunFolderError(f"{path} says epoch {payload.get('epochs')!r} but its history has "
+                             f"{history.num_epochs} epochs")
+    return history
+
+
+def system_from_checkpoint(payload: dict[str, Any], path: str | os.PathLike) -> CoupledSystem:
+    """Rebuild the system of a ``read_checkpoint`` payload and load its weights (eval mode)."""
+    try:
+        system = CoupledSystem.from_architecture(payload["architecture"])
+    except RunFolderError:
+        raise
+    except (KeyError, TypeError, ValueError) as err:
+        raise RunFolderError(f"{path} has an invalid architecture record: "
+                             f"{err if isinstance(err, ValueError) else f'{type(err).__name__}: {err}'}") from None
+    try:
+        system.load_state_dict(payload["state_dict"])
+    except RuntimeError as err:
+        raise RunFolderError(f"the weights in {path} do not fit its architecture: "
+                             f"{str(err).splitlines()[0]}") from None
+    return system.eval()
 
 
 def load_checkpoint(path: str | os.PathLike) -> CoupledSystem:
     """Rebuild the saved system and load its weights (eval mode)."""
-    payload = read_checkpoint(path)
-    system = CoupledSystem.from_architecture(payload["architecture"])
-    system.load_state_dict(payload["state_dict"])
-    return system.eval()
+    return system_from_checkpoint(read_checkpoint(path), path)
 
 
 def load_weights(system: CoupledSystem, path: str | os.PathLike) -> CoupledSystem:
@@ -73,14 +113,27 @@ def load_weights(system: CoupledSystem, path: str | os.PathLike) -> CoupledSyste
 
 
 class CheckpointCallback(Callback):
-    """Save ``checkpoint.pt`` and ``history.json`` into ``run_dir`` after every epoch."""
+    """Save ``checkpoint.pt`` and ``history.json`` into ``run_dir`` when training starts (epoch 0: the
+    initial weights and W), after every epoch and at the end.
+
+    The checkpoint is written first and carries the history, then ``history.json``: after a kill at any
+    moment ``history.json`` is never ahead of the weights, and ``lab.runs.load_run`` returns the pair
+    the checkpoint recorded when ``history.json`` lags one epoch behind.
+    """
 
     def __init__(self, run_dir: str | os.PathLike):
         self.run_dir = Path(run_dir)
 
-    def on_epoch_end(self, system, history: History) -> None:
-        save_checkpoint(system, self.run_dir / "checkpoint.pt", extra={"epoch": history.epochs[-1]})
+    def save(self, system, history: History) -> None:
+        save_checkpoint(system, self.run_dir / "checkpoint.pt", extra={"epoch": history.num_epochs},
+                        history=history)
         history.save(self.run_dir / "history.json")
 
+    def on_train_start(self, system, history: History) -> None:
+        self.save(system, history)
+
+    def on_epoch_end(self, system, history: History) -> None:
+        self.save(system, history)
+
     def on_train_end(self, system, history: History) -> None:
-        history.save(self.run_dir / "history.json")
+        self.save(system, history)

@@ -2,19 +2,25 @@
 on clean test data or under attack (``compare_robustness``)."""
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from dataclasses import dataclass, replace
-from typing import Sequence
+from pathlib import Path
+from typing import Callable, Sequence
 
 from .adversarial import AdversarialTraining, Attack, robust_accuracy
+from .checkpoint import CheckpointCallback
 from .coupling.recovery import recovery_report
 from .coupling.system import COUPLINGS, CoupledSystem, SystemConfig, build_system
 from .data.base import MultiTaskData
 from .history import History
 from .metrics import evaluate
-from .train import Callback, TrainConfig, train
+from .runs import save_run, write_config
+from .train import Callback, NonFiniteLossError, TrainConfig, train
 from .weighting import WEIGHTINGS, Weighting, make_weighting
+
+RunDirFor = Callable[[str], Path]   # a run's label -> the (new) folder to save it in
 
 
 @dataclass
@@ -44,12 +50,38 @@ class StrategyResult:
 
 def run_strategy(data: MultiTaskData, system_config: SystemConfig, train_config: TrainConfig,
                  weighting: Weighting | None = None, callbacks=(), stop=None, progress: bool = False,
-                 adversarial: "AdversarialTraining | None" = None) -> StrategyResult:
-    """Build, train and test one system."""
+                 adversarial: "AdversarialTraining | None" = None,
+                 run_dir: str | os.PathLike | None = None) -> StrategyResult:
+    """Build, train and test one system.
+
+    With ``run_dir`` the run is saved as it trains: ``config.json`` before the first step, checkpoint and
+    history when training starts and after every epoch (``CheckpointCallback``), everything again at the
+    end. A NaN loss or an interruption (Ctrl-C) first saves the history with the error recorded, so the
+    folder keeps exactly the epochs the error message names.
+    """
     system = build_system(data, system_config)
+    history = History(task_names=list(system.task_names))
+    if run_dir is not None:
+        run_dir = Path(run_dir)
+        write_config(run_dir, {"system": system.architecture(), "train": train_config.to_dict(),
+                               "weighting": weighting.name if weighting is not None else "fixed",
+                               "data": data.name, "adversarial": adversarial.to_dict() if adversarial else None})
+        callbacks = (*callbacks, CheckpointCallback(run_dir))
     t0 = time.perf_counter()
-    history = train(system, data, train_config, weighting=weighting, callbacks=callbacks, stop=stop,
-                    progress=progress, adversarial=adversarial)
+    try:
+        train(system, data, train_config, weighting=weighting, callbacks=callbacks, stop=stop,
+              progress=progress, adversarial=adversarial, history=history)
+    except NonFiniteLossError as err:
+        if run_dir is None:
+            raise
+        err.history.save(run_dir / "history.json")     # the checkpoint holds the same finished epochs
+        raise NonFiniteLossError(f"{err} (saved in {run_dir})", err.history) from None
+    except BaseException as err:                         # KeyboardInterrupt, a failing callback, ...
+        if run_dir is not None and history.config:       # training had started: keep what it recorded
+            history.error = history.error or (f"interrupted ({type(err).__name__}) after "
+                                              f"{history.num_epochs} finished epochs")
+            history.save(run_dir / "history.json")
+        raise
     seconds = time.perf_counter() - t0
     test = evaluate(system, data.test, system.tasks)["metric"]
     history.extra["test_metric"] = test
@@ -57,6 +89,8 @@ def run_strategy(data: MultiTaskData, system_config: SystemConfig, train_config:
     if data.W_true is not None and system.num_modules == data.W_true.shape[0]:
         recovery = recovery_report(system.coupling_matrices(data.val), data.W_true)   # attention: mean over val
         history.extra["recovery"] = recovery
+    if run_dir is not None:
+        save_run(run_dir, system, history)
     return StrategyResult(system_config.strategy, system, history, test, seconds, recovery)
 
 
@@ -64,28 +98,37 @@ def compare_strategies(data: MultiTaskData, system_config: SystemConfig, train_c
                        strategies: list[str] | tuple[str, ...] | None = None,
                        callbacks: tuple[Callback, ...] = (), progress: bool = False, *,
                        weighting: Weighting | None = None,
-                       adversarial: "AdversarialTraining | None" = None) -> list[StrategyResult]:
+                       adversarial: "AdversarialTraining | None" = None,
+                       run_dir_for: RunDirFor | None = None) -> list[StrategyResult]:
     """Every strategy (all by default) with the same architecture settings, seed, epochs, loss weighting
-    and (optional) adversarial training."""
+    and (optional) adversarial training.
+
+    ``run_dir_for(label)`` (e.g. ``lambda label: new_run_dir(f"digits-{label}")``) is called as each
+    strategy starts, with the strategy's name; that run is saved there as it trains (``run_strategy``),
+    so the finished strategies stay on disk when a later one fails or the process is killed.
+    """
     strategies = list(strategies or COUPLINGS)
     unknown = [s for s in strategies if s not in COUPLINGS]
     if unknown:
         raise ValueError(f"unknown strategies {unknown}; choose from {list(COUPLINGS)}")
     return [run_strategy(data, replace(system_config, strategy=s), train_config, weighting=weighting,
-                         callbacks=callbacks, progress=progress, adversarial=adversarial) for s in strategies]
+                         callbacks=callbacks, progress=progress, adversarial=adversarial,
+                         run_dir=run_dir_for(s) if run_dir_for else None) for s in strategies]
 
 
 def compare_weightings(data: MultiTaskData, system_config: SystemConfig, train_config: TrainConfig,
                        weightings: list[str] | tuple[str, ...] | None = None,
                        options: dict[str, dict] | None = None, callbacks: tuple[Callback, ...] = (),
                        progress: bool = False, *,
-                       adversarial: "AdversarialTraining | None" = None) -> list[StrategyResult]:
+                       adversarial: "AdversarialTraining | None" = None,
+                       run_dir_for: RunDirFor | None = None) -> list[StrategyResult]:
     """One system (``system_config``) trained with every loss weighting (all by default).
 
     ``options`` maps a weighting name to its constructor options, e.g.
     ``{"gradnorm": {"alpha": 1.0}}``; ``fixed`` and ``pcgrad`` get
     ``train_config.task_weights`` unless options say otherwise. Same seed and
-    budget for every run; each result's ``weighting`` names its weighting.
+    budget for every run; each result's ``weighting`` names its weighting. ``run_dir_for`` as in
+    ``compare_strategies``, called with ``"<strategy>-<weighting>"``.
     """
     weightings = list(weightings or WEIGHTINGS)
     unknown = [w for w in weightings if w not in WEIGHTINGS]
@@ -95,7 +138,8 @@ def compare_weightings(data: MultiTaskData, system_config: SystemConfig, train_c
     for name in weightings:
         result = run_strategy(data, system_config, train_config,
                               weighting=weighting_for(name, train_config, (options or {}).get(name)),
-                              callbacks=callbacks, progress=progress, adversarial=adversarial)
+                              callbacks=callbacks, progress=progress, adversarial=adversarial,
+                              run_dir=run_dir_for(f"{system_config.strategy}-{name}") if run_dir_for else None)
         result.weighting = name
         results.append(result)
     return results

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .atomic import publish_file, staging_dir
 from .cost import MeasureConfig, Report, count_flops, count_parameters, eval_mode, evaluate_model, example_input
 from .data.base import MultiTaskData
 
@@ -79,19 +80,36 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, example: Tensor | Non
     path.parent.mkdir(parents=True, exist_ok=True)
     example = example if example is not None else example_input(model, None, 2)
     names = output_names_of(model, example)
-    for stale in onnx_files(path):
-        stale.unlink(missing_ok=True)
     kwargs = {"opset_version": opset} if opset else {}
-    with warnings.catch_warnings(), eval_mode(model):
-        warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.onnx")
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx")
-        warnings.filterwarnings("ignore", message=r".*assigned during export")   # attention's recorded W
-        program = torch.onnx.export(model, (example,), dynamo=True, input_names=[input_name],
-                                    output_names=list(names),
-                                    dynamic_shapes=({0: torch.export.Dim("batch", min=1)},),
-                                    verbose=False, **kwargs)
-    program.save(str(path), external_data=not single_file)
+    with staging_dir(path.parent, path.name) as tmp:      # the old file stays until the new one is complete
+        staged = tmp / path.name
+        with warnings.catch_warnings(), eval_mode(model):
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.onnx")
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx")
+            warnings.filterwarnings("ignore", message=r".*assigned during export")   # attention's recorded W
+            program = torch.onnx.export(model, (example,), dynamo=True, input_names=[input_name],
+                                        output_names=list(names),
+                                        dynamic_shapes=({0: torch.export.Dim("batch", min=1)},),
+                                        verbose=False, **kwargs)
+        program.save(str(staged), external_data=not single_file)
+        _publish_onnx(staged, path)
     return ExportResult(path, onnx_files(path), input_name, names)
+
+
+def _publish_onnx(staged: Path, path: Path) -> None:
+    """Move a finished model (and its ``.onnx.data``, if any) from a staging folder over ``path``.
+
+    Each file is replaced atomically, the weights file first and then the model that names it, so a
+    failing export never deletes the previous model; a previous ``.onnx.data`` the new model does not
+    use is removed last.
+    """
+    data, old_data = staged.with_name(staged.name + ".data"), path.with_name(path.name + ".data")
+    has_data = data.exists()
+    if has_data:
+        publish_file(data, old_data)
+    publish_file(staged, path)
+    if not has_data:
+        old_data.unlink(missing_ok=True)
 
 
 def check_onnx(path: str | os.PathLike) -> None:
@@ -177,14 +195,11 @@ def quantize_onnx(path: str | os.PathLike, out_path: str | os.PathLike,
     path, out_path = Path(path), Path(out_path)
     if mode not in ("dynamic", "static"):
         raise ValueError(f"ONNX quantization mode must be 'dynamic' or 'static', got {mode!r}")
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in onnx_files(out_path):
-        stale.unlink(missing_ok=True)
-    pre = out_path.with_name(out_path.stem + ".pre.onnx")
-    quant_pre_process(str(path), str(pre), skip_symbolic_shape=True)
-    try:
+    with staging_dir(out_path.parent, out_path.name) as tmp:   # the old file stays until the new one is complete
+        pre, staged = tmp / (out_path.stem + ".pre.onnx"), tmp / out_path.name
+        quant_pre_process(str(path), str(pre), skip_symbolic_shape=True)
         if mode == "dynamic":
-            quantize_dynamic(str(pre), str(out_path), weight_type=QuantType.QInt8, per_channel=per_channel)
+            quantize_dynamic(str(pre), str(staged), weight_type=QuantType.QInt8, per_channel=per_channel)
         else:
             session = ort_session(path)
             inp = session.get_inputs()[0]
@@ -195,11 +210,9 @@ def quantize_onnx(path: str | os.PathLike, out_path: str | os.PathLike,
                                  f"{', '.join(map(str, expected))}); got {got}")
             reader = _Calibration(inp.name, calibration)
             CalibrationDataReader.register(type(reader))
-            quantize_static(str(pre), str(out_path), reader, quant_format=QuantFormat.QDQ, per_channel=per_channel,
+            quantize_static(str(pre), str(staged), reader, quant_format=QuantFormat.QDQ, per_channel=per_channel,
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
-    finally:
-        for p in onnx_files(pre):
-            p.unlink(missing_ok=True)
+        _publish_onnx(staged, out_path)
     return out_path
 
 

@@ -14,7 +14,6 @@ Runtime, so every ratio comes from one sitting.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from torch import nn
 from .cost import KB, MeasureConfig, Report, eval_mode, example_input, time_call
 from .data.base import MultiTaskData
 from .deploy import deploy
-from .history import atomic_write_text
+from .atomic import atomic_write_json
 from .tables import format_table
 
 EXPORT_FILE = "export.json"
@@ -108,7 +107,8 @@ def export_and_compare(model: nn.Module, path: str | os.PathLike, data: MultiTas
 
 def save_export_summary(run_dir: str | os.PathLike, exported: str, summary: ExportSummary) -> Path:
     """Write ``run_dir/export.json`` (atomically): what was exported, the file, parity, rows, Reports."""
-    return atomic_write_text(Path(run_dir) / EXPORT_FILE, json.dumps(
-        {"exported": exported, "path": str(summary.path), "max_abs_diff": summary.max_abs_diff,
-         "atol": summary.atol, "rows": summary.rows, "reports": [r.as_dict() for r in summary.reports]},
-        indent=1, default=str))
+    path = Path(run_dir) / EXPORT_FILE
+    atomic_write_json(path, {"exported": exported, "path": str(summary.path), "max_abs_diff": summary.max_abs_diff,
+                             "atol": summary.atol, "rows": summary.rows,
+                             "reports": [r.as_dict() for r in summary.reports]}, indent=1, default=str)
+    return path

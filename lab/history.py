@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .atomic import atomic_write_text, strict_json
 
 FORMAT = "lab.history/1"
 
@@ -98,44 +99,177 @@ class History:
 
     # --- files ------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
+        """Everything as plain data (floats may be NaN/inf; ``save`` stores those as null)."""
         return {"format": FORMAT, **asdict(self)}
 
+    def to_json(self) -> str:
+        """Strict JSON (no bare NaN): non-finite numbers become null and, unless an error is already
+        recorded, ``error`` says where they were (e.g. ``W[3][0][1][2]``)."""
+        text, found = strict_json(self.to_dict())
+        if found and not self.error:
+            d = json.loads(text)
+            d["error"] = _non_finite_note(found)
+            text = json.dumps(d, allow_nan=False)
+        return text
+
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "History":
+    def from_dict(cls, d: Any, source: str = "this history") -> "History":
+        """A History from ``to_dict``/JSON data; RunFolderError naming ``source`` and what is wrong.
+
+        Nulls in the numeric fields (stored for NaN/inf) come back as NaN.
+        """
+        if not isinstance(d, dict):
+            raise RunFolderError(f"{source} is not a lab history: expected a JSON object, got {type(d).__name__}")
         d = dict(d)
         fmt = d.pop("format", None)
         if fmt != FORMAT:
-            raise ValueError(f"not a lab history (format {fmt!r}, expected {FORMAT!r})")
+            raise RunFolderError(f"{source} is not a lab history (format {fmt!r}, expected {FORMAT!r})")
+        problem = _history_problem(d)
+        if problem:
+            raise RunFolderError(f"{source} is not a valid lab history: {problem}")
         known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in d.items() if k in known})
+        kwargs = {k: v for k, v in d.items() if k in known}
+        for name in _NUMERIC_FIELDS:
+            if kwargs.get(name) is not None:
+                kwargs[name] = _nulls_to_nan(kwargs[name])
+        return cls(**kwargs)
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write atomically as JSON (temp file + rename)."""
-        return atomic_write_text(Path(path), json.dumps(self.to_dict()))
+        """Write atomically as strict JSON (see ``to_json``)."""
+        return atomic_write_text(Path(path), self.to_json())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "History":
+        """Read a saved history; RunFolderError naming the file when it is missing, unreadable or malformed."""
+        path = Path(path)
         try:
-            d = json.loads(Path(path).read_text())
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise RunFolderError(f"{path}: no such file (no history saved there)") from None
+        except (OSError, UnicodeDecodeError) as err:
+            raise RunFolderError(f"{path} is not a readable history file: {err}") from None
+        try:
+            d = json.loads(text)
         except json.JSONDecodeError as err:
-            raise ValueError(f"{path} is not a readable history file: {err}") from None
-        return cls.from_dict(d)
+            raise RunFolderError(f"{path} is not a readable history file (bad JSON: {err})") from None
+        return cls.from_dict(d, source=str(path))
+
+
+class RunFolderError(ValueError):
+    """A run folder, or one of its files (history, checkpoint, config), is missing, unreadable or
+    malformed; the message names the file and what is wrong."""
+
+
+_NUMERIC_FIELDS = ("train_loss", "train_metric", "val_loss", "val_metric", "task_weights", "W", "W_init",
+                   "W_true", "epoch_time", "step_loss")
+
+
+def _non_finite_note(found: list[str]) -> str:
+    shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+    return f"non-finite values (NaN or inf), stored as null: {shown}"
+
+
+def _nulls_to_nan(v: Any) -> Any:
+    if v is None:
+        return float("nan")
+    if isinstance(v, list):
+        return [_nulls_to_nan(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _nulls_to_nan(x) for k, x in v.items()}
+    return v
+
+
+def _is_number(v: Any) -> bool:
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
+def _numbers(v: Any) -> bool:
+    return isinstance(v, list) and all(_is_number(x) for x in v)
+
+
+def _matrix_shape(m: Any) -> tuple[int, int] | None:
+    """(rows, cols) of a list of equally long lists of numbers, else None."""
+    if not isinstance(m, list) or not m or not all(_numbers(r) for r in m):
+        return None
+    cols = {len(r) for r in m}
+    return (len(m), cols.pop()) if len(cols) == 1 else None
+
+
+def _stages_problem(stages: Any, n: int, what: str) -> str | None:
+    if not isinstance(stages, list) or not stages:
+        return f"{what} is not a list of stages"
+    for s, m in enumerate(stages):
+        shape = _matrix_shape(m)
+        if shape != (n, n):
+            found = f"a {shape[0]} x {shape[1]} matrix" if shape else "not a matrix of numbers"
+            return f"{what}, stage {s + 1} is {found}, not {n} x {n}"
+    return None
+
+
+def _modules(d: dict[str, Any]) -> int:
+    """How many modules the saved system had (its config), else one per task."""
+    arch = d.get("config", {}).get("system") if isinstance(d.get("config"), dict) else None
+    cfg = arch.get("system_config", {}) if isinstance(arch, dict) else {}
+    for n in (cfg.get("num_modules") if isinstance(cfg, dict) else None,
+              arch.get("num_inputs") if isinstance(arch, dict) else None):
+        if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+            return n
+    return len(d["task_names"])
+
+
+def _history_problem(d: dict[str, Any]) -> str | None:
+    """What is wrong with a history's fields (types, lengths, W shapes), or None."""
+    names = d.get("task_names")
+    if not isinstance(names, list) or not names or not all(isinstance(t, str) for t in names):
+        return f"task_names must be a non-empty list of names, got {names!r}"
+    for key, kind in (("strategy", str), ("config", dict), ("extra", dict)):
+        if key in d and not isinstance(d[key], kind):
+            return f"{key} must be a {kind.__name__}, got {type(d[key]).__name__}"
+    epochs = d.get("epochs", [])
+    if not isinstance(epochs, list) or not all(isinstance(e, int) and not isinstance(e, bool) for e in epochs):
+        return "epochs must be a list of epoch numbers"
+    count = len(epochs)
+    for key in ("train_loss", "train_metric", "val_loss", "val_metric"):
+        store = d.get(key, {})
+        if not isinstance(store, dict):
+            return f"{key} must map names to per-epoch lists"
+        for name, values in store.items():
+            if not _numbers(values) or len(values) != count:
+                return f"{key}[{name!r}] must hold one number per recorded epoch ({count})"
+    weights = d.get("task_weights", [])
+    if not isinstance(weights, list) or not all(isinstance(w, dict) and all(_is_number(x) for x in w.values())
+                                                for w in weights):
+        return "task_weights must be a list of name -> number maps"
+    if weights and len(weights) != count:
+        return f"task_weights must hold one map per recorded epoch ({count})"
+    for key in ("epoch_time", "step_loss"):
+        if key in d and not _numbers(d[key]):
+            return f"{key} must be a list of numbers"
+    if len(d.get("epoch_time", [])) != count:
+        return f"epoch_time must hold one number per recorded epoch ({count})"
+    n = _modules(d)
+    W, W_init = d.get("W", []), d.get("W_init", [])
+    if not isinstance(W, list) or len(W) != count:
+        return f"W must hold one snapshot per recorded epoch ({count}), got {len(W) if isinstance(W, list) else W!r}"
+    stages = len(W_init) if isinstance(W_init, list) and W_init else (len(W[0]) if W and isinstance(W[0], list)
+                                                                       else 0)
+    if W_init:
+        problem = _stages_problem(W_init, n, "W_init")
+        if problem:
+            return problem + f" (epochs x stages x {n} x {n} expected for {n} modules)"
+    for e, snapshot in enumerate(W):
+        problem = _stages_problem(snapshot, n, f"W at epoch {epochs[e]}")
+        if problem is None and len(snapshot) != stages:
+            problem = f"W at epoch {epochs[e]} has {len(snapshot)} stages, not {stages}"
+        if problem:
+            return problem + f" (epochs x stages x {n} x {n} expected for {n} modules)"
+    if d.get("W_true") is not None and _matrix_shape(d["W_true"]) != (n, n):
+        return f"W_true must be a {n} x {n} matrix"
+    for key, kind in (("stopped", bool), ("error", (str, type(None)))):
+        if key in d and not isinstance(d[key], kind):
+            return f"{key} has the wrong type ({type(d[key]).__name__})"
+    return None
 
 
 def _to_lists(matrices) -> list[list[list[float]]]:
     return [np.asarray(W.detach().cpu() if hasattr(W, "detach") else W, dtype=float).tolist() for W in matrices]
-
-
-def atomic_write_text(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

@@ -136,13 +136,17 @@ def test_cli_compresses_the_latest_saved_coupled_run(capsys, tmp_path, monkeypat
     assert f"no saved cross_stitch run under {tmp_path}" in capsys.readouterr().err
     assert main(["couple", "--data", "digits", "--limit", "300", "--widths", "16,16", "--epochs", "1", "--save"]) == 0
     assert main(["couple", "--data", "synthetic", "--epochs", "1", "--save"]) == 0   # newest run: wrong tasks
-    synthetic_run = next(p for p in tmp_path.iterdir() if "synthetic" in p.name)
+    digits_run = sorted(p for p in tmp_path.iterdir() if "digits" in p.name)[0]
+    synthetic_run = sorted(p for p in tmp_path.iterdir() if "synthetic" in p.name)[0]
+    capsys.readouterr()
+    # 'latest' is the newest cross_stitch run *on the digits*, judged by its history, not the newest folder
+    assert main(["compress", "--run", "latest", "--limit", "300", "--recipe", "prune:0.5", "--finetune-epochs", "1",
+                 "--no-latency"]) == 0
+    assert f"the newest usable cross_stitch run on the digits: {digits_run.name}" in capsys.readouterr().out
     assert main(["compress", "--run", str(synthetic_run), "--limit", "300", "--recipe", "prune:0.5",
                  "--no-latency"]) == 2
     assert "takes systems trained on the digits tasks" in capsys.readouterr().err
-    digits_run = sorted(p for p in tmp_path.iterdir() if "digits" in p.name)[0]
-    # latest: the newest cross_stitch run on the digits tasks (lab.runs.latest_digits_run), not the newest folder
-    code = main(["compress", "--run", "latest", "--limit", "300", "--recipe", "prune:0.5",
+    code = main(["compress", "--run", str(digits_run), "--limit", "300", "--recipe", "prune:0.5",
                  "--finetune-epochs", "1", "--no-latency"])
     out = capsys.readouterr().out
     assert code == 0 and f"loaded cross_stitch system from {digits_run}" in out and "prune:0.5 " in out

@@ -66,19 +66,23 @@ def _coupled(args, data):
     """(system, data): a saved or freshly trained CoupledSystem and the digits split to score it on."""
     from ..compare import run_strategy
     from ..coupling.system import SystemConfig
-    from ..data import load_digits_tasks
-    from ..runs import latest_digits_run, load_run, run_data_kwargs, runs_root
+    from ..data import DIGITS_TASKS, load_digits_tasks
+    from ..runs import latest_run, load_run, notes_text, run_data_kwargs, runs_root
     from ..train import TrainConfig
 
     if args.run is not None:
         if args.run == "latest":
-            run_dir = latest_digits_run(args.strategy)
-            if run_dir is None:
+            latest, notes = latest_run(strategy=args.strategy, data="digits", tasks=DIGITS_TASKS)
+            if notes:
+                print(notes_text(notes, limit=10))
+            if latest is None:
                 raise ValueError(f"no saved {args.strategy} run under {runs_root()}/ trained on the digits tasks; "
                                  f"run `python -m lab couple --data digits --strategy {args.strategy} --save` first")
+            run_dir, system, history = latest.path, latest.system, latest.history
+            print(f"the newest usable {args.strategy} run on the digits: {run_dir.name}")
         else:
             run_dir = Path(args.run)
-        system, history = load_run(run_dir)
+            system, history = load_run(run_dir)
         if system is None:
             raise ValueError(f"{run_dir} has no checkpoint.pt")
         saved = run_data_kwargs(run_dir, history)

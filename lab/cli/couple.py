@@ -8,13 +8,15 @@ Joint-training options: ``--weighting`` (one loss weighting) or ``--weightings``
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 from ..adversarial import ATTACK_KINDS, AdversarialTraining, Attack, input_range, robust_accuracy
 from ..compare import compare_strategies, compare_weightings, run_strategy, weighting_for
 from ..coupling.system import COUPLINGS, SystemConfig, build_system
 from ..data import DATASETS, STRUCTURES, load_data
-from ..runs import new_run_dir, save_run
+from ..runs import new_run_dir
 from ..settings import fast_mode
 from ..tables import format_matrix, format_table
 from ..train import TrainConfig
@@ -88,7 +90,9 @@ def add_parser(sub) -> None:
     p.add_argument("--strategy", default="cross_stitch", choices=list(COUPLINGS))
     p.add_argument("--compare", action="store_true", help="train every strategy with the same seed and budget")
     p.add_argument("--strategies", default=None, help="comma-separated subset for --compare")
-    p.add_argument("--save", action="store_true", help="save each run under runs/")
+    p.add_argument("--save", action="store_true",
+                   help="save each run under runs/ (or $LAB_RUNS) as it trains: config, then checkpoint and "
+                        "history every epoch")
     add_weighting_args(p)
     add_adversarial_args(p)
     add_transfer_args(p)
@@ -211,19 +215,21 @@ def run(args) -> int:
         else [args.strategy]
     check_before_training(args, data, system_config, strategies,
                           target is not None and not skip and "coupling" in modes)
-    if weightings is not None:
-        options = {w: weighting_options(args, w) for w in weightings}
-        results = [r for s in strategies
-                   for r in compare_weightings(data, replace(system_config, strategy=s), train_config, weightings,
-                                               options, adversarial=adversarial)]
-    else:
-        weighting = weighting_for(args.weighting, train_config, weighting_options(args, args.weighting)) \
-            if args.weighting else None
-        if args.compare:
-            results = compare_strategies(data, system_config, train_config, strategies, weighting=weighting,
-                                         adversarial=adversarial)
-        else:
-            results = [run_strategy(data, system_config, train_config, weighting=weighting, adversarial=adversarial)]
+    saved: dict[str, Path] = {}
+
+    def run_dir_for(label: str) -> Path:
+        """A new folder for this run, announced before it trains (it is saved every epoch)."""
+        saved[label] = path = new_run_dir(f"{data.name}-{label}")
+        print(f"saving {label} run to {path} (every epoch)", flush=True)
+        return path
+
+    save_to = run_dir_for if args.save else None
+    try:
+        results = train_all(args, data, system_config, train_config, strategies, weightings, adversarial, save_to)
+    except KeyboardInterrupt:
+        print("\ninterrupted" + (": every epoch finished so far is saved in " + ", ".join(map(str, saved.values()))
+                                 if saved else ""), file=sys.stderr)
+        return 130
     adv_note = f", adversarial training {adversarial.attack.label} ratio {adversarial.ratio:g}" if adversarial else ""
     print(f"data: {data.name} (train {len(data.train)}, val {len(data.val)}, test {len(data.test)}), "
           f"block {system_config.block} {list(system_config.widths)}, {train_config.epochs} epochs, "
@@ -248,8 +254,7 @@ def run(args) -> int:
                   f"{rec['precision_at_k']:.2f}, Spearman {rec['spearman']:.3f}")
         if args.save:
             label = r.strategy if r.weighting is None else f"{r.strategy}-{r.weighting}"
-            path = save_run(new_run_dir(f"{data.name}-{label}"), r.system, r.history)
-            print(f"saved {label} run to {path}")
+            print(f"saved {label} run to {saved[label]}")
     if target is not None:
         rows = []
         for r in results:
@@ -261,6 +266,23 @@ def run(args) -> int:
               + "; mean test metric before/after adaptation:")
         print(format_table(rows))
     return 0
+
+
+def train_all(args, data, system_config: SystemConfig, train_config: TrainConfig, strategies: list[str],
+              weightings: list[str] | None, adversarial, run_dir_for) -> list:
+    """Train every requested run (strategies x weightings); ``run_dir_for(label)`` gives each its folder."""
+    if weightings is not None:
+        options = {w: weighting_options(args, w) for w in weightings}
+        return [r for s in strategies
+                for r in compare_weightings(data, replace(system_config, strategy=s), train_config, weightings,
+                                            options, adversarial=adversarial, run_dir_for=run_dir_for)]
+    weighting = weighting_for(args.weighting, train_config, weighting_options(args, args.weighting)) \
+        if args.weighting else None
+    if args.compare:
+        return compare_strategies(data, system_config, train_config, strategies, weighting=weighting,
+                                  adversarial=adversarial, run_dir_for=run_dir_for)
+    return [run_strategy(data, system_config, train_config, weighting=weighting, adversarial=adversarial,
+                         run_dir=run_dir_for(args.strategy) if run_dir_for else None)]
 
 
 def robust_row(result, data, attack: Attack, seed: int) -> dict:

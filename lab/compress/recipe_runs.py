@@ -24,7 +24,7 @@ from torch import nn
 
 from ..cost import Report
 from ..data.base import MultiTaskData
-from ..history import atomic_write_text
+from ..atomic import atomic_write_json
 from .recipe import STEPS, StepSpec, parse_recipe, run_recipe
 from .recipe_config import RecipeConfig
 
@@ -95,7 +95,9 @@ def save_recipe_run(run: RecipeRun, config: RecipeConfig, model_description: str
                "model_description": model_description, "config": config.to_dict(), "stopped": run.stopped,
                "error": run.error, "saved": time.strftime("%Y-%m-%d %H:%M:%S"),
                "reports": [r.as_dict() for r in run.reports]}
-    return atomic_write_text(Path(run.run_dir) / RECIPE_FILE, json.dumps(payload, indent=1, default=str))
+    path = Path(run.run_dir) / RECIPE_FILE
+    atomic_write_json(path, payload, indent=1, default=str)
+    return path
 
 
 def load_recipe_run(run_dir: str | Path) -> RecipeRun:

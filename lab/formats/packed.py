@@ -34,7 +34,6 @@ import json
 import math
 import os
 import struct
-import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +42,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..atomic import atomic_write_bytes
 from . import huffman
 
 MAGIC = b"LABPACK1"
@@ -264,14 +264,7 @@ def write_packed(state: dict[str, Tensor], path: str | os.PathLike) -> PackStats
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     blob, info = pack_state_dict(state)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, blob)
     return PackStats(path, path.stat().st_size, info)
 
 

@@ -10,6 +10,7 @@ Works from the saved ``history.json`` alone (no model, no training).
 """
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -19,7 +20,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from ..history import History
-from ..runs import list_runs
+from ..runs import RunNote, notes_text, scan_runs
 from ..viz import (W_graph, W_heatmaps, W_side_by_side, W_trajectories, W_vs_truth, as_matrices, module_labels,
                    snapshot_epochs, training_curves)
 from .base import DESCRIPTION_STYLE, readable_error, resolve_runs_root
@@ -64,7 +65,10 @@ class WInspector:
         wide = lambda: widgets.Layout(width="420px")  # noqa: E731  (one Layout per widget)
         self.histories: dict[str, History] = {}
         self._quiet = False
-        self._paths: dict[str, Path] = {}
+        self._paths: dict[str, Path] = {}          # runs listed from the runs folder (last refresh)
+        self._loaded: dict[str, Path] = {}         # runs loaded from a typed path
+        self.notes: list[RunNote] = []             # folders the last refresh skipped, and why
+        self.shown_run: str | None = None          # the run whose W the views show (None: nothing shown)
         self.message_text = ""
         self.root_text = widgets.Text(value=str(resolve_runs_root(runs_root)), description="runs folder", style=s,
                                       layout=wide())
@@ -121,14 +125,19 @@ class WInspector:
         return Path(self.root_text.value)
 
     def refresh(self) -> list[str]:
-        """Re-read the runs folder; keeps runs loaded from other paths. Returns the run keys."""
-        for path in list_runs(self.root):
-            self._paths.setdefault(path.name, path)
-        listed = {p.name for p in list_runs(self.root)}
-        keys = [k for k in self._paths if k in listed] + [k for k in self._paths if k not in listed]
-        keys += [k for k in self.histories if k not in self._paths]
+        """Re-read the runs folder (malformed folders are skipped, with a note in the message area); keeps
+        runs loaded from other paths and added in memory. Returns the run keys."""
+        runs, self.notes = scan_runs(self.root)
+        for key in set(self._paths) - {r.name for r in runs} - set(self._loaded):
+            self.histories.pop(key, None)              # gone or broken since the last refresh
+        self._paths = {r.name: r.path for r in runs}
+        self.histories.update({r.name: r.history for r in runs})
+        keys = list(self._paths) + [k for k in self._loaded if k not in self._paths]
+        keys += [k for k in self.histories if k not in keys]
         self._set_options(keys)
-        if not keys:
+        if self.notes:
+            self.show_message(notes_text(self.notes), "warning")
+        elif not keys:
             self.show_message(f"No saved runs in {self.root.resolve()} yet: train in the coupling playground "
                               "(01_coupling_playground.ipynb) or run `python -m lab couple --save`.", "info")
         return keys
@@ -153,7 +162,7 @@ class WInspector:
             return None
         key = name or str(file.parent if file.name == "history.json" else file)
         self.histories[key] = history
-        self._paths[key] = file.parent
+        self._loaded[key] = file
         return self.add(history, key)
 
     def add(self, history: History, name: str) -> str:
@@ -163,14 +172,17 @@ class WInspector:
         if name not in keys:
             keys.append(name)
         self._set_options(keys)
-        self.run_select.value = name
-        self.show_message("")
+        if self.run_select.value == name:
+            self._on_run_change()                   # the same key with a new history: redraw it
+        else:
+            self.run_select.value = name            # draws it, or says why not
         return name
 
     def _on_upload(self, change) -> None:
         for item in change["new"] or ():
             try:
-                history = History.from_dict(json.loads(bytes(item["content"]).decode()))
+                history = History.from_dict(json.loads(bytes(item["content"]).decode()),
+                                            source=f"upload {item.get('name', 'history.json')}")
             except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
                 self.show_message(f"Cannot read {item.get('name', 'the upload')}: {readable_error(err)}", "error")
                 continue
@@ -182,23 +194,37 @@ class WInspector:
         if not key:
             return None
         if key not in self.histories:
-            self.histories[key] = History.load(_history_file(self._paths[key]))
+            path = self._paths.get(key) or self._loaded.get(key)
+            if path is None:
+                raise ValueError(f"no run named {key!r} (press 'refresh list')")
+            self.histories[key] = History.load(_history_file(path))
         return self.histories[key]
 
     # --- rendering --------------------------------------------------------------------------------------------
+    def _clear_views(self, why: str) -> None:
+        """Show no W at all (never the previous run's under the new name)."""
+        self.shown_run = None
+        self.summary.value = ""
+        for view in (self.W_view, self.trajectory_view, self.curves_view, self.truth_view):
+            view.clear(html.escape(why))
+
     def _on_run_change(self) -> None:
+        name = self.run_select.value
         try:
             h = self.history()
         except (ValueError, OSError) as err:
-            self.show_message(f"Cannot load run {self.run_select.value}: {readable_error(err)}", "error")
+            self._clear_views(f"{name} could not be loaded")
+            self.show_message(f"Cannot load run {name}: {readable_error(err)} (nothing is shown)", "error")
             return
         if h is None:
+            self._clear_views("pick a run")
             return
         epochs = snapshot_epochs(h)
         if not epochs:
+            self._clear_views(f"{name} recorded no W")
             self.show_message("This run recorded no W (it stopped before the first epoch).", "warning")
             return
-        self.show_message("")
+        self.show_message(notes_text(self.notes) if self.notes else "", "warning")
         W = np.stack([np.stack(as_matrices(h, e)) for e in epochs])        # (T, S, n, n)
         off = W[..., ~np.eye(W.shape[-1], dtype=bool)]
         self._quiet = True                                                # one redraw, at the end
@@ -235,7 +261,10 @@ class WInspector:
         """Draw the selected run's W for the chosen epoch, stage and view (and the compared run)."""
         if self._quiet:
             return
-        h = self.history() if self.run_select.value else None
+        try:
+            h = self.history() if self.run_select.value else None
+        except (ValueError, OSError):
+            return                                    # _on_run_change said why and cleared the views
         if h is None or not snapshot_epochs(h):
             return
         epoch = _nearest_epoch(h, self.epoch.value)
@@ -264,8 +293,11 @@ class WInspector:
                                  title=f"W of {h.strategy}, stage {stage + 1}, epoch {epoch}")
         except (ValueError, OSError) as err:
             self.show_message(f"Cannot draw this W: {readable_error(err)}", "error")
+            self.W_view.clear(html.escape(f"W of {name} could not be drawn"))
+            self.shown_run = None
             return
         self.W_view.show(fig)
+        self.shown_run = name
 
     def _sync_visibility(self) -> None:
         self.threshold.layout.display = None if self.view.value == "graph" else "none"

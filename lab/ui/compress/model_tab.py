@@ -19,7 +19,7 @@ from ...compress.reference import REFERENCE_FIT, digit_data, train_reference
 from ...cost import KB
 from ...data import DIGITS_TASKS, MultiTaskData, load_digits_tasks
 from ...models import build_model, count_parameters
-from ...runs import digits_runs, load_run, run_data_kwargs
+from ...runs import latest_run, load_run, notes_text, run_data_kwargs, scan_digits_runs
 from ..base import DESCRIPTION_STYLE, Job, Throttle
 from ..compress_config import REFERENCE_MODELS, SOURCE_KINDS, ModelSource
 from ..compress_runs import LoadedModel, run_label
@@ -94,7 +94,14 @@ class ModelTab(Tab):
 
     def refresh_runs(self) -> list[Path]:
         """List the saved runs on the digits tasks in the run dropdown (newest first)."""
-        found = digits_runs(self.host.runs_root)
+        found, notes = scan_digits_runs(self.host.runs_root)
+        note = notes_text(notes)
+        host = self.host
+        if note:
+            host.show_message(note, "warning")
+        elif host.message_text and host.message_text == getattr(self, "_runs_note", None):   # now stale
+            host.show_message("")
+        self._runs_note = note
         options = [(run_label(p, h), str(p)) for p, h in found]
         wanted = getattr(self, "_wanted_run", None)
         current = self.run_select.value
@@ -170,11 +177,12 @@ class ModelTab(Tab):
     def _load_run(self, source: ModelSource, stop: threading.Event) -> None:
         p = self.host.progress
         p.max, p.value, p.bar_style = 1, 0, "info"
-        found = digits_runs(self.host.runs_root)
         if source.run == "latest":
-            if not found:
-                raise ValueError(f"no saved run on the digits tasks under {self.host.runs_root}/")
-            run_dir = found[0][0]
+            latest, notes = latest_run(self.host.runs_root, data="digits", tasks=DIGITS_TASKS)
+            if latest is None:
+                raise ValueError(f"no saved run on the digits tasks under {self.host.runs_root}/"
+                                 + (f" ({notes_text(notes)})" if notes else ""))
+            run_dir = latest.path
         else:
             run_dir = Path(source.run)
         if not (run_dir / "history.json").is_file():
