@@ -67,3 +67,27 @@ def load_run(run_dir: str | os.PathLike, with_model: bool = True) -> tuple[Coupl
     ckpt = run_dir / "checkpoint.pt"
     system = load_checkpoint(ckpt) if with_model and ckpt.is_file() else None
     return system, history
+
+
+PLAIN_ROLES = (None, "yours", "baseline")   # config.json "role": None = `python -m lab couple --save`, else the playground
+
+
+def latest_plain_run(strategy: str, data: str = "digits", root: str | os.PathLike | None = None) -> Path | None:
+    """The newest run of ``strategy`` trained on ``data`` (the dataset's name) *plainly*, as the playground
+    (notebook 01) and ``python -m lab couple --save`` train: no adversarial training, not a transfer
+    adaptation, not a robustness- or transfer-panel run (their ``role`` in ``config.json``); with a
+    checkpoint. Folders that cannot be read are skipped. None when there is no such run.
+    """
+    for path in list_runs(root):
+        if not (path / "checkpoint.pt").is_file():
+            continue
+        try:
+            history = History.load(path / "history.json")
+            config_file = path / "config.json"
+            role = json.loads(config_file.read_text()).get("role") if config_file.is_file() else None
+        except (ValueError, OSError, KeyError, TypeError, AttributeError):
+            continue
+        if (history.strategy == strategy and history.config.get("data") == data and role in PLAIN_ROLES
+                and "adversarial" not in history.config and "transfer" not in history.extra):
+            return path
+    return None
