@@ -69,7 +69,8 @@ def load_run(run_dir: str | os.PathLike, with_model: bool = True) -> tuple[Coupl
     return system, history
 
 
-PLAIN_ROLES = (None, "yours", "baseline")   # config.json "role": None = `python -m lab couple --save`, else the playground
+# config.json "role" of plainly trained runs: none (`python -m lab couple --save`) or the playground's
+PLAIN_ROLES = (None, "yours", "baseline")
 
 
 def latest_plain_run(strategy: str, data: str = "digits", root: str | os.PathLike | None = None) -> Path | None:
