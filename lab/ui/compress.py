@@ -60,7 +60,8 @@ from ..models import build_model, count_parameters
 from ..runs import load_run, new_run_dir
 from ..tables import format_table
 from ..viz import compression_preview, pareto
-from .base import DESCRIPTION_STYLE, Job, Throttle, TrainingPanel, readable_error
+from .base import (DESCRIPTION_STYLE, Job, Throttle, TrainingPanel, field_layout, panel_style, readable_error,
+                   settings_row, titled_column, wrap_row)
 from .compress_config import (BITS_CHOICES, REFERENCE_MODELS, SOURCE_KINDS, ModelSource, RecipeConfig,
                               parse_bits)
 from .compress_runs import (EXPORT_FILE, LoadedModel, RecipeRun, digits_runs, load_recipe_run, run_data_kwargs,
@@ -125,7 +126,7 @@ class CompressionPanel(TrainingPanel):
         if granularity not in ("channel", "tensor"):
             raise ValueError(f"granularity must be 'channel' or 'tensor', got {granularity!r}")
         s = DESCRIPTION_STYLE
-        wide = lambda width="330px": widgets.Layout(width=width)  # noqa: E731  (one Layout per widget)
+        wide = field_layout          # one Layout per widget: its width, narrower when the notebook is
 
         # 1 Model
         self.source_kind = widgets.ToggleButtons(options=[(v, k) for k, v in SOURCE_KINDS.items()],
@@ -223,9 +224,8 @@ class CompressionPanel(TrainingPanel):
         self.clear_button.on_click(lambda _: self.clear_runs())
         self.weights.observe(lambda _: self._on_weights_change(), names="value")
 
-        column = lambda title, *ws: widgets.VBox([widgets.HTML(f"<b>{title}</b>"), *ws])  # noqa: E731
         self.reference_box = widgets.VBox([self.network, self.epochs, self.seed])
-        self.run_box = widgets.VBox([widgets.HBox([self.run_select, self.refresh_button])])
+        self.run_box = widgets.VBox([wrap_row([self.run_select, self.refresh_button])])
         model_tab = widgets.VBox([
             widgets.HTML("Train a reference network on the digits (seconds), or load a coupled system saved by the "
                          "playground or <code>python -m lab couple --save</code>."),
@@ -241,9 +241,9 @@ class CompressionPanel(TrainingPanel):
             widgets.HTML("Steps run in order, each fine-tuned (except int8/fakequant), each measured: accuracy, "
                          "real bytes, FLOPs, latency. Runs accumulate on the Pareto plot."),
             self.recipe, steps_help,
-            widgets.HBox([column("fine-tuning", self.finetune_epochs, self.finetune_lr),
-                          column("measurement", self.latency, self.weights)]),
-            widgets.HBox([self.recipe_button, self.clear_button]), self.recipe_table, self.pareto_view.box])
+            settings_row(titled_column("fine-tuning", self.finetune_epochs, self.finetune_lr),
+                         titled_column("measurement", self.latency, self.weights)),
+            wrap_row([self.recipe_button, self.clear_button]), self.recipe_table, self.pareto_view.box])
         export_tab = widgets.VBox([
             widgets.HTML("Export the last <b>float</b> model of the latest recipe to ONNX (one file, batch axis "
                          "dynamic), check it, run it with ONNX Runtime and compare with torch; when the recipe ended "
@@ -252,8 +252,7 @@ class CompressionPanel(TrainingPanel):
         self.tabs = widgets.Tab(children=[model_tab, preview_tab, recipe_tab, export_tab])
         for k, name in enumerate(("1 Model", "2 Preview", "3 Recipe", "4 Export")):
             self.tabs.set_title(k, name)
-        self.controls = widgets.HBox([self.stop_button, self.progress, self.status],
-                                     layout=widgets.Layout(align_items="center"))
+        self.controls = wrap_row([self.stop_button, self.progress, self.status, panel_style()])
         header = widgets.HTML("<h3 style='margin:4px 0'>Compression for the edge: what does each step buy?</h3>")
         self.ui = widgets.VBox([header, self.tabs, self.controls, self.message])
         self.ui.add_class("lab-compression")

@@ -7,7 +7,8 @@ and compare with baselines trained with the same budget.
     pg.wait()                      # or pg.run() to train in the calling thread
     pg.history, pg.result_rows     # the History of your run, the results table as rows
 
-The widgets build a :class:`PlaygroundConfig` (validated, saved with every run).
+The widgets build a :class:`PlaygroundConfig` (validated, saved with every run); its defaults are the
+CLI's (``python -m lab couple``): those of ``SystemConfig``, ``TrainConfig`` and ``lab.defaults``.
 Adversarial training (off by default: ``pg.adversarial.value = "fgsm"``, ``adv_eps``,
 ``adv_ratio``) applies to your run and the baselines; the table then adds each one's
 robust test metric under that attack.
@@ -31,6 +32,7 @@ from ..checkpoint import CheckpointCallback
 from ..compare import StrategyResult, run_strategy
 from ..coupling import BLOCKS, COUPLINGS, SystemConfig, build_system
 from ..data import DIGITS_TASKS, MNIST1D_TASKS, STRUCTURES, MultiTaskData, load_data
+from ..defaults import DATA, DEFAULT_SYSTEM, DEFAULT_TRAIN, STRUCTURE, ADV_EPS, ADV_RATIO
 from ..history import History
 from ..runs import new_run_dir, save_run
 from ..settings import fast_mode
@@ -38,7 +40,7 @@ from ..tables import format_table
 from ..train import Callback, NonFiniteLossError, TrainConfig
 from ..viz import W_heatmaps, module_labels, training_curves
 from ..weighting import WEIGHTINGS, Weighting, make_weighting
-from .base import DESCRIPTION_STYLE, Job, Throttle, TrainingPanel
+from .base import DESCRIPTION_STYLE, Job, Throttle, TrainingPanel, field_layout, settings_row, titled_column
 from .adversarial_options import adversarial_training, adversarial_widgets
 from .figure_view import FigureView
 from .html import html_table
@@ -53,14 +55,14 @@ class DataChoice:
     label: str
     tasks: tuple[str, ...] | None
     max_modules: int
-    full_size: int | None      # examples (None = the whole dataset)
+    full_size: int | None      # examples (None = the loader's default, as `python -m lab couple` without --limit)
     fast_size: int             # examples with LAB_FAST=1
 
 
 DATA_CHOICES: dict[str, DataChoice] = {
     "digits": DataChoice("digits: digit, parity, >=5, loops (8x8 images)", DIGITS_TASKS, len(DIGITS_TASKS), None, 400),
-    "mnist1d": DataChoice("MNIST-1D: digit, parity, >=5 (1-D signals)", MNIST1D_TASKS, len(MNIST1D_TASKS), 4000, 600),
-    "synthetic": DataChoice("synthetic tasks with a known W*", None, 8, 2000, 600),
+    "mnist1d": DataChoice("MNIST-1D: digit, parity, >=5 (1-D signals)", MNIST1D_TASKS, len(MNIST1D_TASKS), None, 600),
+    "synthetic": DataChoice("synthetic tasks with a known W*", None, 8, None, 600),
 }
 DEFAULT_BASELINES: tuple[str, ...] = ("independent", "pipeline", "ensemble", "shared")
 
@@ -106,26 +108,26 @@ class PlaygroundConfig:
     ``small_data``: a seeded subset of the data (``LAB_FAST``).
     """
 
-    data: str = "digits"
-    structure: str = "chain"
-    num_modules: int = 4
-    width: int = 64
-    stages: int = 2
-    block: str = "mlp"
-    strategy: str = "cross_stitch"
-    w_init: tuple[float, float] = (0.9, 0.1)
-    optimizer: str = "adam"
-    lr: float = 3e-3
-    epochs: int = 20
-    batch_size: int = 64
+    data: str = DATA
+    structure: str = STRUCTURE
+    num_modules: int = len(DIGITS_TASKS)
+    width: int = DEFAULT_SYSTEM.widths[0]
+    stages: int = len(DEFAULT_SYSTEM.widths)
+    block: str = DEFAULT_SYSTEM.block
+    strategy: str = DEFAULT_SYSTEM.strategy
+    w_init: tuple[float, float] = DEFAULT_SYSTEM.w_init
+    optimizer: str = DEFAULT_TRAIN.optimizer
+    lr: float = DEFAULT_TRAIN.lr
+    epochs: int = DEFAULT_TRAIN.epochs
+    batch_size: int = DEFAULT_TRAIN.batch_size
     weighting: str = "equal"
     task_weights: tuple[float, ...] | None = None
     weighting_options: tuple[tuple[str, float], ...] = ()
     baselines: tuple[str, ...] = DEFAULT_BASELINES
     adversarial: str = "off"
-    adv_eps: float = 0.1
-    adv_ratio: float = 0.5
-    seed: int = 0
+    adv_eps: float = ADV_EPS
+    adv_ratio: float = ADV_RATIO
+    seed: int = DEFAULT_TRAIN.seed
     small_data: bool = False
 
     def __post_init__(self) -> None:
@@ -168,13 +170,15 @@ class PlaygroundConfig:
         return [self.strategy] + [b for b in self.baselines if b != self.strategy]
 
     def data_kwargs(self) -> dict[str, Any]:
+        """The loader's arguments (seeded like ``python -m lab couple``: the data's seed is the run's seed)."""
         choice = DATA_CHOICES[self.data]
         size = choice.fast_size if self.small_data else choice.full_size
         if self.data == "digits":
             return {"tasks": self.task_names, "seed": self.seed, "limit": size}
+        sized = {} if size is None else {"num_samples": size}
         if self.data == "mnist1d":
-            return {"tasks": self.task_names, "seed": 42 + self.seed, "num_samples": size}
-        return {"num_modules": self.num_modules, "structure": self.structure, "seed": self.seed, "num_samples": size}
+            return {"tasks": self.task_names, "seed": self.seed, **sized}
+        return {"num_modules": self.num_modules, "structure": self.structure, "seed": self.seed, **sized}
 
     def load_data(self) -> MultiTaskData:
         return load_data(self.data, **self.data_kwargs())
@@ -274,12 +278,11 @@ class CouplingPlayground(TrainingPanel):
     def __init__(self, config: PlaygroundConfig | None = None, *, runs_root=None, update_interval: float = 0.25,
                  num_threads: int | None = 1):
         super().__init__(runs_root=runs_root, update_interval=update_interval, num_threads=num_threads)
-        if config is None:
-            fast = fast_mode()
-            config = PlaygroundConfig(epochs=3 if fast else 20, small_data=fast)
+        if config is None:       # the CLI's defaults (LAB_FAST: 3 epochs on a small subset, as the CLI)
+            config = PlaygroundConfig(epochs=3, small_data=True) if fast_mode() else PlaygroundConfig()
         self.small_data = config.small_data
         s = DESCRIPTION_STYLE
-        wide = lambda: widgets.Layout(width="330px")  # noqa: E731  (one Layout per widget)
+        wide = field_layout          # one Layout per widget: 330 px, narrower when the notebook is
         self.data = widgets.Dropdown(options=[(c.label, k) for k, c in DATA_CHOICES.items()], description="data",
                                      style=s, layout=wide())
         self.structure = widgets.Dropdown(options=list(STRUCTURES), description="W* structure", style=s, layout=wide())
@@ -330,15 +333,14 @@ class CouplingPlayground(TrainingPanel):
         self.epochs_planned = 0
         self._data_cache: dict[str, MultiTaskData] = {}
 
-        column = lambda title, *ws: widgets.VBox([widgets.HTML(f"<b>{title}</b>"), *ws])  # noqa: E731
-        settings = widgets.HBox([
-            column("data and modules", self.data, self.structure, self.num_modules, self.width, self.stages,
-                   self.block),
-            column("coupling and optimiser", self.strategy, self.w_self, self.w_other, self.optimizer, self.lr,
-                   self.epochs, self.batch_size, self.seed),
-            column("loss and baselines", self.weighting, self.task_weights, self.weighting_options,
-                   self.baselines, self.adversarial, self.adv_eps, self.adv_ratio),
-        ])
+        settings = settings_row(
+            titled_column("data and modules", self.data, self.structure, self.num_modules, self.width, self.stages,
+                          self.block),
+            titled_column("coupling and optimiser", self.strategy, self.w_self, self.w_other, self.optimizer,
+                          self.lr, self.epochs, self.batch_size, self.seed),
+            titled_column("loss and baselines", self.weighting, self.task_weights, self.weighting_options,
+                          self.baselines, self.adversarial, self.adv_eps, self.adv_ratio),
+        )
         header = widgets.HTML("<h3 style='margin:4px 0'>Coupling playground</h3>"
                               "Choose data, modules and a coupling, press <b>Train</b>; W and the losses update "
                               "while it trains. <b>Stop</b> ends training early and keeps what was learned.")
@@ -414,13 +416,16 @@ class CouplingPlayground(TrainingPanel):
         return partial(self._train_all, config, data)
 
     def _show_W(self, system, history: History, title: str) -> None:
+        """Show ``system``'s W, its rows and columns named after ``history``'s tasks (the data's, not the last
+        run's: the cheap in-place update is taken only when the shapes and the module names both match)."""
         mats = [W.detach().cpu().numpy() for W in system.coupling_matrices()]
+        labels = module_labels(history, mats[0].shape[0])
         fw = self.W_view.figure
-        if fw is not None and all(t.type == "heatmap" and np.shape(t.z) == W.shape for t, W in zip(fw.data, mats)):
+        if fw is not None and all(t.type == "heatmap" and np.shape(t.z) == W.shape and list(t.x) == labels
+                                  and list(t.y) == labels for t, W in zip(fw.data, mats)):
             zmax = max(max(float(np.abs(W).max()) for W in mats), 1e-6)    # cheap in-place update
             if self.W_view.restyle([dict(z=W, zmin=-zmax, zmax=zmax) for W in mats], title):
                 return
-        labels = module_labels(history, mats[0].shape[0])
         self.W_view.show(W_heatmaps(mats, labels, title=title))
 
     def _train_all(self, config: PlaygroundConfig, data: MultiTaskData, stop: threading.Event) -> None:
