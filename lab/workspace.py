@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", type=Path, default=ORIGINALS, help="the committed notebooks")
     parser.add_argument("--target", type=Path, default=WORKSPACE, help="your working copies")
     parser.add_argument("--reset", metavar="NOTEBOOK", default=None,
-                        help="replace your copy of this notebook by a clean one (yours is kept, renamed)")
+                        help="replace your copy of this notebook by a clean one (yours is kept, renamed; "
+                             "default: only copy the notebooks you lack)")
     args = parser.parse_args(argv)
     try:
         if args.reset is not None:

@@ -44,7 +44,7 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for data, training and fine-tuning")
     p.add_argument("--epochs", type=int, default=None,
                    help=f"training epochs of the model to compress (default: {REFERENCE_FIT.epochs} for a reference "
-                        f"network, 20 for --model coupled; with LAB_FAST=1 {FAST_EPOCHS} and 3)")
+                        f"network, 20 for --model coupled; with LAB_FAST=1 at most {FAST_EPOCHS} and 3)")
     p.add_argument("--finetune-epochs", type=int, default=8,
                    help="fine-tuning epochs after each step (at most 2 with LAB_FAST=1)")
     p.add_argument("--finetune-lr", type=float, default=1e-3, help="fine-tuning learning rate")
