@@ -73,10 +73,9 @@ def _copy_atomically(src: Path, dst: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lab.workspace", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--source", type=Path, default=ORIGINALS, help="the committed notebooks")
-    parser.add_argument("--target", type=Path, default=WORKSPACE, help="your working copies")
+    parser = argparse.ArgumentParser(prog="python -m lab.workspace", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--source", type=Path, default=ORIGINALS, help="the committed notebooks (default: %(default)s)")
+    parser.add_argument("--target", type=Path, default=WORKSPACE, help="your working copies (default: %(default)s)")
     parser.add_argument("--reset", metavar="NOTEBOOK", default=None,
                         help="replace your copy of this notebook by a clean one (yours is kept, renamed; "
                              "default: only copy the notebooks you lack)")
