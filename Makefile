@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test demo install clean
+.PHONY: lab reset-notebook test demo install clean
 
 # Create the venv if missing and (re)install whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -14,11 +14,19 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# JupyterLab on notebooks/, bound to localhost, with its token on (the URL with the token is printed).
-# Jupyter refuses to run as root unless told; containers often run as root.
+# JupyterLab on your own copies of the notebooks, bound to localhost, with its token on (the URL with the
+# token is printed). JupyterLab writes to what it opens, so the committed notebooks/ stay clean: the first
+# `make lab` copies them to $(WORK)/ (ignored by git), later ones copy only notebooks that are new there and
+# never overwrite your edited copies. Jupyter refuses to run as root unless told; containers often run as root.
+WORK := my-notebooks
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT)
+	$(PY) -m lab.workspace --target $(WORK)
+	$(VENV)/bin/jupyter lab --notebook-dir=$(WORK) --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT)
+
+# A clean copy of one notebook; yours is kept beside it, renamed: make reset-notebook NB=01_coupling_playground
+reset-notebook: $(STAMP)
+	$(PY) -m lab.workspace --target $(WORK) --reset "$(NB)"
 
 # The whole test suite (the browser test needs Debian's Chromium: installed with apt when missing).
 test: $(STAMP) chromium
@@ -39,5 +47,6 @@ demo: $(STAMP)
 		--export runs/demo/cross_stitch.onnx
 	$(PY) -m lab compress --model mlp --recipe prune:0.9,kmeans:16,int8 --export runs/demo/mlp.onnx
 
+# Removes runs and caches; your notebooks in $(WORK)/ stay.
 clean:
 	rm -rf runs .pytest_cache

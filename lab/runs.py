@@ -32,7 +32,8 @@ MAX_SLUG_BYTES = 96          # the name part of a folder (file systems allow 255
 
 __all__ = ["RunFolderError", "RunInfo", "RunNote", "LoadedRun", "runs_root", "run_slug", "new_run_dir",
            "save_run", "write_config", "list_runs", "load_run", "scan_runs", "find_runs", "latest_run", "notes_text",
-           "DIGITS_SMALL_LIMIT", "scan_digits_runs", "digits_runs", "latest_digits_run", "run_data_kwargs"]
+           "DIGITS_SMALL_LIMIT", "scan_digits_runs", "digits_runs", "latest_digits_run", "run_data_kwargs",
+           "PLAIN_ROLES", "latest_plain_run"]
 
 
 def runs_root(root: str | os.PathLike | None = None) -> Path:
@@ -322,3 +323,26 @@ def run_data_kwargs(run_dir: str | os.PathLike, history: History) -> dict[str, A
     seed = int(history.config.get("train", {}).get("seed", 0))
     small = any(isinstance(v, dict) and v.get("small_data") for d in settings for v in d.values())
     return {"tasks": tuple(history.task_names), "seed": seed, "limit": DIGITS_SMALL_LIMIT if small else None}
+
+
+# config.json "role" of plainly trained runs: none (`python -m lab couple --save`) or the playground's
+PLAIN_ROLES = (None, "yours", "baseline")
+
+
+def latest_plain_run(strategy: str, data: str = "digits", root: str | os.PathLike | None = None) -> Path | None:
+    """The newest run of ``strategy`` trained on ``data`` (the dataset's name) *plainly*, as the playground
+    (notebook 01) and ``python -m lab couple --save`` train: no adversarial training, not a transfer
+    adaptation, not a robustness- or transfer-panel run (their ``role`` in ``config.json``); with a
+    checkpoint. Folders that cannot be read are skipped. None when there is no such run.
+    """
+    runs, _ = find_runs(root, strategy=strategy, data=data, need_checkpoint=True)
+    for info in runs:
+        config_file = info.path / CONFIG_FILE
+        try:
+            role = json.loads(config_file.read_text()).get("role") if config_file.is_file() else None
+        except (ValueError, OSError, AttributeError):
+            continue
+        history = info.history
+        if role in PLAIN_ROLES and "adversarial" not in history.config and "transfer" not in history.extra:
+            return info.path
+    return None

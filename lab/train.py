@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Callable, Literal
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm.std import tqdm   # text on stderr: tqdm.auto's notebook widget is closed after training and a saved
+                            # notebook then shows "Error displaying widget: model not found" where it was
 
 from .coupling.system import CoupledSystem
 from .data.base import MultiTaskData

@@ -27,13 +27,15 @@ TOO_LONG_FOR_NOW: set[str] = set()
 # Bottom to top; a module may import its own layer and the ones below, never one above.
 # The longest matching prefix decides a module's layer; every lab module must match one.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("lab", "lab.settings", "lab.validation", "lab.tables", "lab.atomic", "lab.formats", "lab.seeding"),  # plain utilities
+    ("lab", "lab.settings", "lab.validation", "lab.tables", "lab.atomic", "lab.formats", "lab.seeding",
+     "lab.workspace"),  # plain utilities
     ("lab.data",),
     ("lab.models", "lab.coupling", "lab.weighting"),
     ("lab.train", "lab.metrics", "lab.history", "lab.checkpoint", "lab.runs"),
     ("lab.cost", "lab.counting", "lab.timing"),                                             # the cost model
     ("lab.compress", "lab.deploy", "lab.transfer", "lab.adversarial", "lab.export_report"),  # primitives
-    ("lab.compare", "lab.benchmarks", "lab.tune", "lab.viz", "lab.result_tables", "lab.robust_curves"),  # runners, figures
+    ("lab.compare", "lab.benchmarks", "lab.tune", "lab.viz", "lab.result_tables", "lab.robust_curves",
+     "lab.defaults"),  # runners, figures, the default experiment
     ("lab.ui", "lab.cli", "lab.__main__"),
 )
 CORE_MUST_NOT_IMPORT = ("lab.ui", "lab.cli", "bench", "tests")

@@ -1,10 +1,15 @@
-"""The playground in a real browser: JupyterLab + Debian's Chromium driven by Playwright.
+"""The notebooks in a real browser: JupyterLab + Debian's Chromium driven by Playwright.
 
-Starts JupyterLab on a free localhost port with a token, opens a copy of
-01_coupling_playground.ipynb, runs all cells, clicks Train and watches the W
-heatmap change, then starts a long run and checks that Stop ends it before its
-last epoch. On failure a screenshot goes under runs/ (or $LAB_RUNS).
-``LAB_BROWSER_SCREENSHOT=path.png`` also saves one at the end of a passing run.
+One JupyterLab (free localhost port, token on) serves copies of the notebooks for the module's tests:
+
+* the playground (01_coupling_playground.ipynb): run all cells, click Train and watch the W heatmap
+  change, then start a long run and check that Stop ends it before its last epoch;
+* 00_start_here.ipynb: run, save, reload the page - no "Error displaying widget" (a dead progress-bar widget);
+* every panel at JupyterLab's default layout (file browser open, 1280x800): no widget sticks out of the
+  notebook's output area (cut headers, dropdowns, status lines).
+
+Each test opens its own JupyterLab workspace (the default layout). On failure a screenshot goes under runs/
+(or $LAB_RUNS). ``LAB_BROWSER_SCREENSHOT=path.png`` also saves one at the end of a passing playground run.
 """
 from __future__ import annotations
 
@@ -19,14 +24,18 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
+import nbformat
 import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "01_coupling_playground.ipynb"
+START = "00_start_here.ipynb"
+PANELS = "all_panels.ipynb"            # written by the fixture: every panel of lab.ui, one per cell
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run"]
@@ -64,12 +73,39 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def jupyter_lab(tmp_path):
-    """A JupyterLab server on a copy of the notebook; yields (base url, token); stopped in the end."""
+def panels_notebook(runs: Path) -> nbformat.NotebookNode:
+    """Every panel, the playground after a short run (its status line names a long path), the inspector on it."""
+    cells = [f"import os\nos.environ['LAB_RUNS'] = {str(runs)!r}\n"
+             "from lab.ui import CompressionPanel, CouplingPlayground, RobustnessPanel, TransferPanel, WInspector",
+             "pg = CouplingPlayground()\npg.baselines.value = ('independent',)\npg.run()\npg",
+             "WInspector()", "RobustnessPanel()", "TransferPanel()", "CompressionPanel()"]
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells], metadata={
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}})
+
+
+class Lab:
+    """A running JupyterLab: ``url(notebook, workspace)`` opens a notebook in a fresh workspace (default layout)."""
+
+    def __init__(self, base: str, token: str, notebooks: Path, runs: Path):
+        self.base, self.token, self.notebooks, self.runs = base, token, notebooks, runs
+
+    def url(self, notebook: str, workspace: str) -> str:
+        return f"{self.base}/lab/workspaces/{workspace}/tree/{notebook}?token={self.token}"
+
+    def __iter__(self):                          # base, token = jupyter_lab
+        return iter((self.base, self.token))
+
+
+@pytest.fixture(scope="module")
+def jupyter_lab(tmp_path_factory):
+    """A JupyterLab server on copies of the notebooks (and the panels notebook); yields a :class:`Lab`."""
+    require_chromium()                          # skip (or fail) before starting a server for nothing
+    tmp_path = tmp_path_factory.mktemp("jupyterlab")
     nb_dir = tmp_path / "notebooks"
     nb_dir.mkdir()
-    shutil.copy(ROOT / "notebooks" / NOTEBOOK, nb_dir / NOTEBOOK)   # the server may save it: never the original
+    for name in (NOTEBOOK, START):              # the server may save them: never the originals
+        shutil.copy(ROOT / "notebooks" / name, nb_dir / name)
+    nbformat.write(panels_notebook(tmp_path / "panel-runs"), nb_dir / PANELS)
     port, token = free_port(), secrets.token_hex(16)
     env = {**os.environ, "LAB_FAST": "1", "LAB_RUNS": str(tmp_path / "runs"),
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws"),
@@ -77,6 +113,11 @@ def jupyter_lab(tmp_path):
     notices = tmp_path / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     notices.parent.mkdir(parents=True)
     notices.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))   # no news pop-up
+    # every cell stays in the page (JupyterLab renders only the visible ones by default), so the tests see
+    # every output, also after a reload; the layout is unchanged
+    tracker = tmp_path / "settings" / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+    tracker.parent.mkdir(parents=True)
+    tracker.write_text(json.dumps({"windowingMode": "none"}))
     log = open(tmp_path / "jupyter.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
@@ -96,7 +137,7 @@ def jupyter_lab(tmp_path):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"JupyterLab did not start:\n{(tmp_path / 'jupyter.log').read_text()[-3000:]}")
             time.sleep(0.5)
-        yield base, token
+        yield Lab(base, token, nb_dir, tmp_path / "runs")
     finally:
         proc.send_signal(signal.SIGINT)            # lets the server shut its kernels down
         time.sleep(0.5)
@@ -113,7 +154,7 @@ def heatmap_z(page) -> str | None:
     """The z values of the playground's W heatmap as plotly drew them (None before it exists)."""
     return page.evaluate("""() => {
         const gd = document.querySelector('.lab-W-view .js-plotly-plot');
-        return gd && gd.data ? JSON.stringify(gd.data.map(t => t.z)) : null; }""")
+        return gd && gd.data && gd.data.length ? JSON.stringify(gd.data.map(t => t.z)) : null; }""")
 
 
 def status(page) -> str:
@@ -146,52 +187,29 @@ def set_number(page, css: str, value: int) -> None:
     box.press("Enter")
 
 
-def test_playground_in_jupyterlab(chromium, jupyter_lab, tmp_path):
+def kernel_idle(page) -> bool:
+    return "Idle" in str(page.locator(".jp-StatusBar-Widget").all_inner_texts())
+
+
+def open_and_run_all(page, url: str) -> None:
+    """Open a notebook, wait for its kernel, and Run All Cells from the Run menu."""
+    page.goto(url)
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    wait_until(page, lambda: kernel_idle(page), 60, "the kernel to start")
+    accept_dialogs(page)
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+
+@contextmanager
+def browser_page(chromium: Path, width: int, height: int):
+    """A Chromium page of ``width`` x ``height``; a screenshot under runs/ when the test fails."""
     playwright = pytest.importorskip("playwright.sync_api")
-    base, token = jupyter_lab
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(chromium), headless=True, args=LAUNCH_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page = browser.new_page(viewport={"width": width, "height": height})
         try:
-            page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}")
-            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-            wait_until(page, lambda: "Idle" in page.locator(".jp-StatusBar-Widget").all_inner_texts().__str__(),
-                       60, "the kernel to start")
-            accept_dialogs(page)
-            page.get_by_role("menuitem", name="Run", exact=True).click()
-            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-            # the notebook's own run (playground.run()) fills the heatmap and ends with "done:"
-            wait_until(page, lambda: heatmap_z(page), 120, "the W heatmap to render")
-            wait_until(page, lambda: status(page).startswith("done:"), 120, "the notebook's training run")
-            first_status, z_before = status(page), heatmap_z(page)
-            assert z_before
-
-            # Train from the button with another seed: the heatmap must change
-            set_number(page, ".lab-seed", 1)
-            page.locator(".lab-train").first.click()
-            wait_until(page, lambda: status(page).startswith("done:") and status(page) != first_status, 120,
-                       "the Train button's run")
-            z_after = heatmap_z(page)
-            assert z_after and z_after != z_before
-
-            # a long run, stopped from the browser while the kernel is free
-            set_number(page, ".lab-epochs", LONG_RUN)
-            page.locator(".lab-train").first.click()
-            pattern = re.compile(rf"training cross_stitch: epoch (\d+)/{LONG_RUN}")
-            wait_until(page, lambda: (m := pattern.search(status(page))) and int(m.group(1)) >= 3, 90,
-                       "epoch 3 of the long run")
-            z_live = heatmap_z(page)
-            wait_until(page, lambda: heatmap_z(page) != z_live, 30, "a live update of W")   # W moves while training
-            page.locator(".lab-stop").first.click()
-            wait_until(page, lambda: status(page).startswith("stopped:"), 60, "Stop to end training")
-            done = re.search(rf"stopped: cross_stitch trained (\d+)/{LONG_RUN} epochs", status(page))
-            assert done and 3 <= int(done.group(1)) < LONG_RUN, status(page)
-            saved = sorted((tmp_path / "runs").glob("*-digits-cross_stitch/history.json"))[-1]
-            history = json.loads(saved.read_text())
-            assert history["stopped"] and len(history["epochs"]) == int(done.group(1))
-            if os.environ.get("LAB_BROWSER_SCREENSHOT"):
-                page.locator(".lab-train").first.scroll_into_view_if_needed()
-                page.screenshot(path=os.environ["LAB_BROWSER_SCREENSHOT"])
+            yield page
         except BaseException:
             shots = Path(os.environ.get("LAB_RUNS") or ROOT / "runs")
             shots.mkdir(parents=True, exist_ok=True)
@@ -201,3 +219,116 @@ def test_playground_in_jupyterlab(chromium, jupyter_lab, tmp_path):
             raise
         finally:
             browser.close()
+
+
+def test_playground_in_jupyterlab(chromium, jupyter_lab):
+    with browser_page(chromium, 1400, 1100) as page:
+        open_and_run_all(page, jupyter_lab.url(NOTEBOOK, "playground"))
+        # the notebook's own run (playground.run()) fills the heatmap and ends with "done:"
+        wait_until(page, lambda: heatmap_z(page), 120, "the W heatmap to render")
+        wait_until(page, lambda: status(page).startswith("done:"), 120, "the notebook's training run")
+        first_status, z_before = status(page), heatmap_z(page)
+        assert z_before
+
+        # Train from the button with another seed: the heatmap must change
+        set_number(page, ".lab-seed", 1)
+        page.locator(".lab-train").first.click()
+        wait_until(page, lambda: status(page).startswith("done:") and status(page) != first_status, 120,
+                   "the Train button's run")
+        z_after = heatmap_z(page)
+        assert z_after and z_after != z_before
+
+        # a long run, stopped from the browser while the kernel is free
+        set_number(page, ".lab-epochs", LONG_RUN)
+        page.locator(".lab-train").first.click()
+        pattern = re.compile(rf"training cross_stitch: epoch (\d+)/{LONG_RUN}")
+        wait_until(page, lambda: (m := pattern.search(status(page))) and int(m.group(1)) >= 3, 90,
+                   "epoch 3 of the long run")
+        z_live = heatmap_z(page)
+        wait_until(page, lambda: heatmap_z(page) != z_live, 30, "a live update of W")   # W moves while training
+        page.locator(".lab-stop").first.click()
+        wait_until(page, lambda: status(page).startswith("stopped:"), 60, "Stop to end training")
+        done = re.search(rf"stopped: cross_stitch trained (\d+)/{LONG_RUN} epochs", status(page))
+        assert done and 3 <= int(done.group(1)) < LONG_RUN, status(page)
+        saved = sorted(jupyter_lab.runs.glob("*-digits-cross_stitch/history.json"))[-1]
+        history = json.loads(saved.read_text())
+        assert history["stopped"] and len(history["epochs"]) == int(done.group(1))
+        if os.environ.get("LAB_BROWSER_SCREENSHOT"):
+            page.locator(".lab-train").first.scroll_into_view_if_needed()
+            page.screenshot(path=os.environ["LAB_BROWSER_SCREENSHOT"])
+
+
+def test_a_saved_and_reopened_notebook_shows_no_widget_error(chromium, jupyter_lab):
+    """00_start_here trains with a progress bar: after Save and a page reload, no dead widget view remains
+    ("Error displaying widget: model not found" where tqdm's notebook bar was)."""
+    saved = jupyter_lab.notebooks / START
+    with browser_page(chromium, 1280, 800) as page:
+        open_and_run_all(page, jupyter_lab.url(START, "start-here"))
+        plots = page.locator(".jp-Notebook .js-plotly-plot")
+        wait_until(page, lambda: plots.count() >= 2 and kernel_idle(page), 180, "the two W heatmaps")
+        page.locator(".jp-Notebook .jp-Cell").first.click()
+        page.keyboard.press("Control+s")
+        wait_until(page, lambda: "application/vnd.plotly" in saved.read_text(), 30,
+                   "the notebook to be saved with its outputs")
+        page.reload()
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+        figures = page.locator(".jp-Notebook .jp-RenderedPlotly")     # the saved heatmaps (shown as plot or PNG)
+        wait_until(page, lambda: figures.count() >= 2 and "'digit':" in page.locator(".jp-Notebook").inner_text()
+                   and kernel_idle(page), 60, "the saved outputs after reload")
+        page.wait_for_timeout(3000)              # widget views render (or fail) asynchronously
+        assert "Error displaying widget" not in page.locator(".jp-Notebook").inner_text()
+
+
+# JupyterLab's default layout on a 1280x800 screen (file browser open) leaves a notebook output area ~850 px
+# wide. No element of a panel may stick out of that area, nor out of the nearest box that clips it (ipywidgets'
+# boxes scroll or cut what overflows them): that is how headers, dropdowns and status lines got cut off. Wide
+# figures and tables scroll sideways on purpose inside their own box (.lab-figure-box, .lab-table-wrap): those
+# boxes are measured, not their contents. 2 px of rounding (slider handles, borders) are allowed.
+OVERFLOW_JS = """(panel) => {
+    const area = panel.closest('.jp-OutputArea-output').getBoundingClientRect();
+    const scrollers = '.lab-figure-box, .lab-table-wrap';
+    const name = el => `${el.tagName.toLowerCase()}.${String(el.className).split(' ').filter(
+        c => c.startsWith('widget-') || c.startsWith('lab-')).join('.')}`;
+    const out = [];
+    for (const el of panel.querySelectorAll('*')) {
+        const r = el.getBoundingClientRect();
+        if (r.width === 0 || r.height === 0) continue;
+        const scroller = el.parentElement.closest(scrollers);
+        if (scroller && panel.contains(scroller)) continue;
+        let left = area.left, right = area.right, by = 'the output area';
+        for (let a = el.parentElement; a && a !== panel.parentElement; a = a.parentElement) {
+            if (getComputedStyle(a).overflowX !== 'visible') {
+                const c = a.getBoundingClientRect();
+                if (c.right < right) { right = c.right; by = name(a); }
+                left = Math.max(left, c.left);
+                break;
+            }
+        }
+        if (r.right > right + 2 || r.left < left - 2)
+            out.push(`${name(el)} "${(el.innerText || el.value || '').trim().slice(0, 30)}" `
+                     + `${Math.round(r.left)}..${Math.round(r.right)} cut by ${by} at ${Math.round(right)}`);
+    }
+    return {area: [Math.round(area.left), Math.round(area.right)], overflow: out.slice(0, 20), count: out.length};
+}"""
+PANEL_CLASSES = (".lab-playground", ".lab-inspector", ".lab-robustness", ".lab-transfer", ".lab-compression")
+
+
+def test_every_panel_fits_the_notebook_with_the_file_browser_open(chromium, jupyter_lab):
+    with browser_page(chromium, 1280, 800) as page:
+        open_and_run_all(page, jupyter_lab.url(PANELS, "panels"))
+        browser_panel = page.locator("#filebrowser")
+        assert browser_panel.is_visible(), "JupyterLab's default layout should show the file browser"
+        wait_until(page, lambda: all(page.locator(c).count() for c in PANEL_CLASSES) and kernel_idle(page), 240,
+                   "every panel to be displayed")
+        wait_until(page, lambda: status(page).startswith("done:"), 60, "the playground's run")
+        notebook_width = page.locator(".jp-NotebookPanel").first.bounding_box()["width"]
+        assert notebook_width < 1000, f"the notebook is {notebook_width} px wide: the file browser is not open"
+        report = {}
+        for css in PANEL_CLASSES:
+            panel = page.locator(css).first
+            panel.scroll_into_view_if_needed()
+            page.wait_for_timeout(300)
+            report[css] = panel.evaluate(OVERFLOW_JS)
+        assert all(not r["overflow"] for r in report.values()), json.dumps(report, indent=1)
+        status_box = page.locator(".lab-playground .lab-status").first.bounding_box()
+        assert "saved in" in status(page) and status_box["height"] > 30      # the long status line wraps

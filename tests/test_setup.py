@@ -1,9 +1,15 @@
-"""The set-up promises: two README commands, pinned torch, conda file in step with pyproject."""
+"""The set-up promises: two README commands, pinned torch, conda file in step with pyproject, and `make lab`
+serving the learner's own copies of the notebooks (copied once, never overwritten)."""
 import re
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
+
+from lab import workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,10 +50,19 @@ def test_readme_opens_with_the_two_make_commands():
     assert readme.index("make lab") < 200
 
 
+def make_dry_run(*targets: str) -> list[str]:
+    """The commands ``make`` would run for ``targets`` (``make -n``: nothing is executed)."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    result = subprocess.run(["make", "-n", *targets], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return [line for line in result.stdout.splitlines() if line.strip()]
+
+
 def test_make_lab_binds_localhost_with_token_and_ci_runs_make_test():
     makefile = (ROOT / "Makefile").read_text()
     lab_recipe = makefile.split("\nlab:")[1].split("\n\n")[0]
-    assert "--ServerApp.ip=127.0.0.1" in lab_recipe and "notebooks" in lab_recipe
+    assert "--ServerApp.ip=127.0.0.1" in lab_recipe and "--notebook-dir=" in lab_recipe   # which folder: below
     assert "token=''" not in lab_recipe and 'token=""' not in lab_recipe
     ci = [line for line in (ROOT / ".ci/run").read_text().splitlines() if line and not line.startswith("#")]
     assert ci[-1] == "make test"
@@ -65,3 +80,57 @@ def test_committed_notebooks_have_no_outputs():
     for nb in notebooks:
         cells = json.loads(nb.read_text())["cells"]
         assert not any(c.get("outputs") or c.get("execution_count") for c in cells if c["cell_type"] == "code"), nb.name
+
+
+def test_make_lab_copies_the_notebooks_first_and_serves_the_copies_not_the_originals():
+    commands = make_dry_run("lab")
+    copy = next(i for i, c in enumerate(commands) if "-m lab.workspace" in c)
+    serve = next(i for i, c in enumerate(commands) if "jupyter lab" in c)
+    assert copy < serve and "--reset" not in commands[copy]
+    target = re.search(r"--target (\S+)", commands[copy]).group(1)
+    assert re.search(rf"--notebook-dir={re.escape(target)}(\s|$)", commands[serve])
+    assert target != "notebooks" and f"{target}/" in (ROOT / ".gitignore").read_text().split()
+    reset = make_dry_run("reset-notebook", "NB=01_coupling_playground")
+    assert any("-m lab.workspace" in c and f"--target {target}" in c and "--reset" in c and
+               "01_coupling_playground" in c for c in reset)
+
+
+def test_the_workspace_copies_once_and_never_overwrites_an_edited_copy(tmp_path):
+    originals, mine = tmp_path / "notebooks", tmp_path / "my-notebooks"
+    originals.mkdir()
+    (originals / "00_a.ipynb").write_text('{"a": 1}')
+    (originals / "01_b.ipynb").write_text('{"b": 1}')
+    (originals / "README.md").write_text("not a notebook")
+    assert [p.name for p in workspace.copy_missing(originals, mine)] == ["00_a.ipynb", "01_b.ipynb"]
+    assert sorted(p.name for p in mine.iterdir()) == ["00_a.ipynb", "01_b.ipynb"]
+    (mine / "00_a.ipynb").write_text('{"a": "my edits"}')               # the learner works in the copy
+    (originals / "01_b.ipynb").write_text('{"b": 2}')                    # the original changes upstream
+    (originals / "02_c.ipynb").write_text('{"c": 1}')                    # a new notebook arrives
+    assert [p.name for p in workspace.copy_missing(originals, mine)] == ["02_c.ipynb"]
+    assert (mine / "00_a.ipynb").read_text() == '{"a": "my edits"}'
+    assert (mine / "01_b.ipynb").read_text() == '{"b": 1}' and (mine / "02_c.ipynb").read_text() == '{"c": 1}'
+    assert workspace.copy_missing(originals, mine) == []
+    assert not list(mine.glob(".*.tmp"))
+
+
+def test_reset_gives_a_clean_copy_of_one_notebook_and_keeps_the_learners(tmp_path, capsys):
+    originals, mine = tmp_path / "notebooks", tmp_path / "my-notebooks"
+    originals.mkdir()
+    (originals / "01_b.ipynb").write_text('{"b": 1}')
+    workspace.copy_missing(originals, mine)
+    (mine / "01_b.ipynb").write_text('{"b": "my edits"}')
+    copy, kept = workspace.reset("01_b", originals, mine)
+    assert copy.read_text() == '{"b": 1}' and kept.read_text() == '{"b": "my edits"}'
+    assert re.fullmatch(r"01_b\.\d{8}-\d{6}(-\d+)?\.ipynb", kept.name)
+    _, kept_again = workspace.reset("01_b.ipynb", originals, mine)              # twice in one second: both kept
+    assert kept_again != kept and kept.exists() and kept_again.exists()
+    assert workspace.main(["--source", str(originals), "--target", str(mine), "--reset", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "no notebook 'nope'" in err and "choose from: 01_b" in err
+    assert workspace.main(["--source", str(originals), "--target", str(mine)]) == 0
+    assert "nothing new to copy" in capsys.readouterr().out
+
+
+def test_the_workspace_defaults_are_the_checkouts_notebooks_and_an_ignored_folder():
+    assert workspace.ORIGINALS == ROOT / "notebooks" and workspace.WORKSPACE.parent == ROOT
+    assert f"{workspace.WORKSPACE.name}/" in (ROOT / ".gitignore").read_text().split()

@@ -63,8 +63,9 @@ def test_panel_configs_are_made_of_the_pieces():
     assert tc.source_train_config() == TrainConfig(epochs=3, lr=0.01, seed=4)
     assert (tc.transfer_config().epochs, tc.transfer_config().lr) == (2, 0.02)
     assert tc.data_selection == DataSelection("digits", seed=4, small=True)
+    # seeded and sized like `python -m lab couple --data mnist1d --seed 1` (the loader's default size)
     assert PlaygroundConfig(data="mnist1d", num_modules=3, seed=1).data_kwargs() == {
-        "tasks": ("digit", "parity", "ge5"), "seed": 43, "num_samples": 4000}
+        "tasks": ("digit", "parity", "ge5"), "seed": 1}
 
 
 def test_data_selection_checks_its_values():

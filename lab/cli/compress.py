@@ -19,10 +19,11 @@ from pathlib import Path
 from ..compress.recipe import describe_steps
 from ..compress.recipe_config import RecipeConfig
 from ..compress.recipe_runs import RecipeRun, export_plan, record_recipe
-from ..compress.reference import REFERENCE_FIT, digit_data, train_reference
+from ..compress.reference import FAST_EPOCHS, REFERENCE_FIT, digit_data, train_reference
 from ..cost import CostWeights, evaluate_model, format_reports
 from ..models import MODELS
 from ..settings import fast_mode
+from .help import DefaultsHelpFormatter
 
 MODEL_CHOICES = list(MODELS) + ["coupled"]
 
@@ -38,24 +39,30 @@ def add_parser(sub) -> None:
     p = sub.add_parser("compress", help="compress a model with a recipe and print the cost table",
                        description="Train a reference model on the digits (or load a coupled run), apply a "
                                    "compression recipe step by step and print accuracy and costs.\nSteps:\n"
-                                   + describe_steps(), formatter_class=argparse.RawDescriptionHelpFormatter)
+                                   + describe_steps(), formatter_class=DefaultsHelpFormatter)
     p.add_argument("--model", default="mlp", choices=MODEL_CHOICES,
                    help="reference network, or 'coupled' to train a CoupledSystem on all digit tasks")
     p.add_argument("--recipe", default="prune:0.9,kmeans:16,int8",
                    help="comma-separated steps (e.g. prune:0.9,kmeans:16,int8) or a .yaml/.json file")
-    p.add_argument("--run", default=None, help="compress a saved coupled run: its folder, or 'latest'")
+    p.add_argument("--run", default=None,
+                   help="compress a saved coupled run: its folder, or 'latest' (default: train --model instead)")
     p.add_argument("--strategy", default="cross_stitch", help="coupling for --model coupled / --run latest")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=None, help="training epochs of the reference model")
-    p.add_argument("--finetune-epochs", type=int, default=8, help="fine-tuning epochs after each step")
+    p.add_argument("--seed", type=int, default=0, help="seed for data, training and fine-tuning")
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"training epochs of the model to compress (default: {REFERENCE_FIT.epochs} for a reference "
+                        f"network, 20 for --model coupled; with LAB_FAST=1 at most {FAST_EPOCHS} and 3)")
+    p.add_argument("--finetune-epochs", type=int, default=8,
+                   help="fine-tuning epochs after each step (at most 2 with LAB_FAST=1)")
     p.add_argument("--finetune-lr", type=float, default=1e-3, help="fine-tuning learning rate")
-    p.add_argument("--limit", type=int, default=None, help="use a seeded subset of the digits")
+    p.add_argument("--limit", type=int, default=None,
+                   help="use a seeded subset of this many digits (default: all 1797)")
     p.add_argument("--weights", type=_floats, default=(1.0, 1.0, 0.0),
                    help="objective weights flops,bytes[,latency] (f relative to the first row)")
     p.add_argument("--threads", type=int, default=1, help="threads for latency measurements")
     p.add_argument("--no-latency", action="store_true", help="skip latency and memory measurements")
     p.add_argument("--export", default=None, help="export the last float model to this .onnx file and run "
-                                                  "ONNX Runtime (parity check, int8 file when the recipe has int8)")
+                                                  "ONNX Runtime (parity check, int8 file when the recipe has int8; "
+                                                  "default: no export)")
     p.add_argument("--save", action="store_true", help="save the recipe run as it goes (runs/<time>-compress-<model>/"
                                                        "recipe.json, as the compression panel does; its Pareto plot "
                                                        "loads it with load_saved)")

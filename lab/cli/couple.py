@@ -8,6 +8,7 @@ Joint-training options: ``--weighting`` (one loss weighting) or ``--weightings``
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -16,12 +17,15 @@ from ..adversarial import ATTACK_KINDS, AdversarialTraining, Attack, input_range
 from ..compare import compare_strategies, compare_weightings, run_strategy, weighting_for
 from ..coupling.system import COUPLINGS, SystemConfig, build_system
 from ..data import DATASETS, STRUCTURES, load_data
+from ..defaults import ADV_EPS, ADV_RATIO, ADV_STEPS, DATA, DEFAULT_SYSTEM, DEFAULT_TRAIN, STRUCTURE, field_default
 from ..runs import new_run_dir
 from ..settings import fast_mode
 from ..tables import format_matrix, format_table
 from ..train import TrainConfig
 from ..transfer import TRANSFER_MODES, TransferConfig, compare_transfer, shifted
 from ..weighting import WEIGHTINGS
+from .help import DefaultsHelpFormatter
+from .progress import RunProgress
 
 
 def floats(text: str) -> tuple[float, ...]:
@@ -38,25 +42,38 @@ def ints(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
+def _init_default(cls: type, name: str):
+    """The default of keyword ``name`` of ``cls.__init__`` (e.g. a weighting's option)."""
+    return inspect.signature(cls.__init__).parameters[name].default
+
+
+# Defaults come from lab.defaults (the config dataclasses), which the coupling playground uses too.
 def add_data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", default="digits", choices=list(DATASETS), help="dataset (default: digits)")
-    p.add_argument("--structure", default="chain", choices=list(STRUCTURES), help="W* of synthetic data")
-    p.add_argument("--limit", type=int, default=None, help="keep a seeded subset of this many examples")
-    p.add_argument("--seed", type=int, default=0, help="seed for data, initial weights and training")
+    p.add_argument("--data", default=DATA, choices=list(DATASETS), help="dataset")
+    p.add_argument("--structure", default=STRUCTURE, choices=list(STRUCTURES),
+                   help="ground-truth W* of --data synthetic: which modules each task needs")
+    p.add_argument("--limit", type=int, default=None,
+                   help="keep a seeded subset of this many examples (default: the whole dataset)")
+    p.add_argument("--seed", type=int, default=DEFAULT_TRAIN.seed, help="seed for data, initial weights and training")
 
 
 def add_train_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--block", default="mlp", choices=["mlp", "cnn"])
-    p.add_argument("--widths", type=ints, default=(64, 64), help="stage widths, e.g. 64,64")
-    p.add_argument("--w-init", type=floats, default=(0.9, 0.1), help="cross-stitch init (self, other)")
+    p.add_argument("--block", default=DEFAULT_SYSTEM.block, choices=["mlp", "cnn"],
+                   help="layers of every module's stage")
+    p.add_argument("--widths", type=ints, default=DEFAULT_SYSTEM.widths,
+                   help="units (mlp) or channels (cnn) of every stage, comma-separated")
+    p.add_argument("--w-init", type=floats, default=DEFAULT_SYSTEM.w_init,
+                   help="initial W of learned couplings: self,others (diagonal; total of a row's other entries)")
     p.add_argument("--per-channel", action="store_true", help="one cross-stitch weight per channel")
-    p.add_argument("--dropout", type=float, default=0.0)
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--task-weights", type=floats, default=None, help="fixed lambda per task, e.g. 1,0.5")
+    p.add_argument("--dropout", type=float, default=DEFAULT_SYSTEM.dropout, help="dropout after every stage")
+    p.add_argument("--epochs", type=int, default=DEFAULT_TRAIN.epochs,
+                   help="training epochs (at most 3 with LAB_FAST=1)")
+    p.add_argument("--batch-size", type=int, default=DEFAULT_TRAIN.batch_size, help="examples per optimiser step")
+    p.add_argument("--lr", type=float, default=DEFAULT_TRAIN.lr, help="learning rate")
+    p.add_argument("--optimizer", default=DEFAULT_TRAIN.optimizer, choices=["adam", "sgd"], help="optimiser")
+    p.add_argument("--weight-decay", type=float, default=DEFAULT_TRAIN.weight_decay, help="L2 weight decay")
+    p.add_argument("--task-weights", type=floats, default=None,
+                   help="fixed loss weight (lambda) per task, e.g. 1,0.5 (default: 1 for every task)")
 
 
 def data_from_args(args) -> object:
@@ -84,12 +101,15 @@ def configs_from_args(args, strategy: str) -> tuple[SystemConfig, TrainConfig]:
 
 def add_parser(sub) -> None:
     p = sub.add_parser("couple", help="train coupled sub-modules; --compare trains every strategy",
-                       description="Train a coupled system on multi-task data and show its learned W.")
+                       description="Train a coupled system on multi-task data and show its learned W.",
+                       formatter_class=DefaultsHelpFormatter)
     add_data_args(p)
     add_train_args(p)
-    p.add_argument("--strategy", default="cross_stitch", choices=list(COUPLINGS))
+    p.add_argument("--strategy", default=DEFAULT_SYSTEM.strategy, choices=list(COUPLINGS),
+                   help="how the modules are coupled")
     p.add_argument("--compare", action="store_true", help="train every strategy with the same seed and budget")
-    p.add_argument("--strategies", default=None, help="comma-separated subset for --compare")
+    p.add_argument("--strategies", default=None,
+                   help="comma-separated strategies for --compare (default: every strategy)")
     p.add_argument("--save", action="store_true",
                    help="save each run under runs/ (or $LAB_RUNS) as it trains: config, then checkpoint and "
                         "history every epoch")
@@ -104,37 +124,44 @@ def add_weighting_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--weighting", default=None, choices=list(WEIGHTINGS),
                    help="how task losses are combined (default: fixed --task-weights, i.e. equal)")
     g.add_argument("--weightings", default=None,
-                   help="sweep these weightings (comma-separated, or 'all'); with --compare, for every strategy")
-    g.add_argument("--alpha", type=float, default=None, help="gradnorm: restoring-force strength (default 1.5)")
-    g.add_argument("--temperature", type=float, default=None, help="dwa: softmax temperature (default 2)")
+                   help="sweep these weightings (comma-separated, or 'all'); with --compare, for every strategy "
+                        "(default: no sweep)")
+    g.add_argument("--alpha", type=float, default=None, help="gradnorm: restoring-force strength (default: "
+                   f"{_init_default(WEIGHTINGS['gradnorm'], 'alpha')})")
+    g.add_argument("--temperature", type=float, default=None,
+                   help=f"dwa: softmax temperature (default: {_init_default(WEIGHTINGS['dwa'], 'temperature')})")
 
 
 def add_adversarial_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("adversarial training and robustness (L-infinity)")
     g.add_argument("--adversarial", default=None, choices=list(ATTACK_KINDS),
-                   help="train adversarially with this attack (and report robust test metrics)")
-    g.add_argument("--adv-ratio", type=float, default=0.5, help="share of adversarial examples per batch")
+                   help="train adversarially with this attack and report robust test metrics (default: off)")
+    g.add_argument("--adv-ratio", type=float, default=ADV_RATIO, help="share of adversarial examples per batch")
     g.add_argument("--attack", default=None, choices=list(ATTACK_KINDS),
-                   help="report test metrics under this attack (default: the --adversarial one)")
-    g.add_argument("--eps", type=float, default=0.1, help="attack radius in input units (default 0.1)")
-    g.add_argument("--attack-steps", type=int, default=10, help="pgd steps (default 10)")
+                   help="report test metrics under this attack (default: the --adversarial one, else none)")
+    g.add_argument("--eps", type=float, default=ADV_EPS, help="attack radius in input units")
+    g.add_argument("--attack-steps", type=int, default=ADV_STEPS, help="pgd steps")
     g.add_argument("--step-size", type=float, default=None, help="attack step size (default: eps for fgsm, "
                    "2.5 eps / steps for pgd)")
     g.add_argument("--random-start", action="store_true", help="start the attack at a random point of the ball")
     g.add_argument("--attack-modules", type=ints, default=None,
-                   help="attack only these modules' inputs, e.g. 0,2 (per-module inputs only)")
+                   help="attack only these modules' inputs, e.g. 0,2 (per-module inputs only; default: all)")
 
 
 def add_transfer_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("cross-domain transfer")
     g.add_argument("--transfer-to", default=None, metavar="SHIFT",
-                   help="after training, adapt to the shifted domain KIND:AMOUNT, e.g. rotation:30, noise:0.3")
+                   help="after training, adapt to the shifted domain KIND:AMOUNT, e.g. rotation:30, noise:0.3 "
+                        "(default: no transfer)")
     g.add_argument("--transfer-mode", default=None,
                    help=f"what adaptation trains, comma-separated from {list(TRANSFER_MODES)} "
                         "(default: every mode the strategy has)")
-    g.add_argument("--transfer-epochs", type=int, default=5)
-    g.add_argument("--transfer-lr", type=float, default=1e-3)
-    g.add_argument("--transfer-limit", type=int, default=None, help="adapt on this many target examples")
+    g.add_argument("--transfer-epochs", type=int, default=field_default(TransferConfig, "epochs"),
+                   help="adaptation epochs (at most 2 with LAB_FAST=1)")
+    g.add_argument("--transfer-lr", type=float, default=field_default(TransferConfig, "lr"),
+                   help="adaptation learning rate")
+    g.add_argument("--transfer-limit", type=int, default=None,
+                   help="adapt on this many target training examples (default: all)")
 
 
 def weighting_options(args, name: str) -> dict:
@@ -224,8 +251,10 @@ def run(args) -> int:
         return path
 
     save_to = run_dir_for if args.save else None
+    progress = (RunProgress(len(strategies) * len(weightings or [None])),)    # a line per run on stderr
     try:
-        results = train_all(args, data, system_config, train_config, strategies, weightings, adversarial, save_to)
+        results = train_all(args, data, system_config, train_config, strategies, weightings, adversarial, save_to,
+                            progress)
     except KeyboardInterrupt:
         print("\ninterrupted" + (": every epoch finished so far is saved in " + ", ".join(map(str, saved.values()))
                                  if saved else ""), file=sys.stderr)
@@ -246,7 +275,7 @@ def run(args) -> int:
     for r in results:
         if r.strategy in ("cross_stitch", "attention") and weightings is None:
             print(f"\nfinal W of {r.strategy} (row i: what module i takes from module j):")
-            for s, W in enumerate(r.system.coupling_matrices(), start=1):
+            for s, W in enumerate(r.system.coupling_matrices(data.val), start=1):   # attention: mean over val
                 print(f"stage {s}:\n{format_matrix(W, list(r.system.task_names))}")
         if r.recovery is not None and r.strategy in ("cross_stitch", "attention"):
             rec = r.recovery
@@ -269,20 +298,21 @@ def run(args) -> int:
 
 
 def train_all(args, data, system_config: SystemConfig, train_config: TrainConfig, strategies: list[str],
-              weightings: list[str] | None, adversarial, run_dir_for) -> list:
-    """Train every requested run (strategies x weightings); ``run_dir_for(label)`` gives each its folder."""
+              weightings: list[str] | None, adversarial, run_dir_for, callbacks=()) -> list:
+    """Train every requested run (strategies x weightings); ``run_dir_for(label)`` gives each its folder,
+    ``callbacks`` see every run (the progress lines)."""
     if weightings is not None:
         options = {w: weighting_options(args, w) for w in weightings}
         return [r for s in strategies
                 for r in compare_weightings(data, replace(system_config, strategy=s), train_config, weightings,
-                                            options, adversarial=adversarial, run_dir_for=run_dir_for)]
+                                            options, callbacks, adversarial=adversarial, run_dir_for=run_dir_for)]
     weighting = weighting_for(args.weighting, train_config, weighting_options(args, args.weighting)) \
         if args.weighting else None
     if args.compare:
-        return compare_strategies(data, system_config, train_config, strategies, weighting=weighting,
+        return compare_strategies(data, system_config, train_config, strategies, callbacks, weighting=weighting,
                                   adversarial=adversarial, run_dir_for=run_dir_for)
-    return [run_strategy(data, system_config, train_config, weighting=weighting, adversarial=adversarial,
-                         run_dir=run_dir_for(args.strategy) if run_dir_for else None)]
+    return [run_strategy(data, system_config, train_config, weighting=weighting, callbacks=callbacks,
+                         adversarial=adversarial, run_dir=run_dir_for(args.strategy) if run_dir_for else None)]
 
 
 def robust_row(result, data, attack: Attack, seed: int) -> dict:

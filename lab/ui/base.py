@@ -21,18 +21,53 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from html import escape
+from typing import Callable, Sequence
 
 import ipywidgets as widgets
 import torch
 
-from .html import Level, message_html
+from .html import Level, message_html, panel_style_html
 from ..runs import runs_root
 
 log = logging.getLogger(__name__)
 
 Job = Callable[[threading.Event], None]
 DESCRIPTION_STYLE = {"description_width": "120px"}
+FIELD_WIDTH = "330px"
+
+
+# --- layouts that fit JupyterLab's default width --------------------------------------------------------
+# A notebook's output area is ~850 px wide at 1280 px with the file browser open: fixed-width rows of
+# settings would be cut off there. Every panel builds its rows with these helpers: fields keep their width
+# when there is room and shrink to their container otherwise, rows wrap onto the next line.
+def field_layout(width: str = FIELD_WIDTH, **kw) -> widgets.Layout:
+    """A new Layout for one input widget: ``width`` when there is room, never wider than its container."""
+    return widgets.Layout(width=width, max_width="100%", **kw)
+
+
+def wrap_row(children: Sequence[widgets.Widget], **kw) -> widgets.HBox:
+    """A row of widgets that wraps onto the next line when the notebook is narrower than the row."""
+    layout = {"flex_flow": "row wrap", "align_items": "center", "max_width": "100%", **kw}
+    return widgets.HBox(list(children), layout=widgets.Layout(**layout))
+
+
+def titled_column(title: str, *children: widgets.Widget) -> widgets.VBox:
+    """A column of settings under a bold ``title`` (plain text), for a :func:`wrap_row` of columns."""
+    return widgets.VBox([widgets.HTML(f"<b>{escape(title)}</b>"), *children],
+                        layout=widgets.Layout(max_width="100%", margin="0 16px 4px 0"))
+
+
+def settings_row(*columns: widgets.VBox) -> widgets.HBox:
+    """Columns of settings side by side; a column that does not fit moves below the others."""
+    return wrap_row(columns, align_items="flex-start")
+
+
+def panel_style() -> widgets.HTML:
+    """The panels' style sheet (wrapping status lines, scrollable tables) as a widget to put in a panel."""
+    style = widgets.HTML(panel_style_html(), layout=widgets.Layout(display="none"))   # a hidden <style> applies
+    style.add_class("lab-style")
+    return style
 
 
 def resolve_runs_root(root: str | os.PathLike | None = None) -> Path:
@@ -98,9 +133,9 @@ class TrainingPanel:
                                           tooltip="end training after the current step; keeps the history")
         self.stop_button.add_class("lab-stop")
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="", bar_style="info",
-                                            layout=widgets.Layout(width="220px"))
+                                            layout=field_layout("220px"))
         self.progress.add_class("lab-progress")
-        self.status = widgets.Label("ready", layout=widgets.Layout(width="auto"))
+        self.status = widgets.Label("ready", layout=widgets.Layout(width="auto", max_width="100%"))
         self.status.add_class("lab-status")
         self.message = widgets.HTML("")
         self.message.add_class("lab-message")
@@ -112,8 +147,7 @@ class TrainingPanel:
         self._thread: threading.Thread | None = None
         self.train_button.on_click(lambda _: self.start())
         self.stop_button.on_click(lambda _: self.stop())
-        self.controls = widgets.HBox([self.train_button, self.stop_button, self.progress, self.status],
-                                     layout=widgets.Layout(align_items="center"))
+        self.controls = wrap_row([self.train_button, self.stop_button, self.progress, self.status, panel_style()])
         self.ui: widgets.Widget = widgets.VBox([self.controls, self.message])
 
     # --- what subclasses provide --------------------------------------------------------------------

@@ -28,14 +28,14 @@ class DataChoice:
     label: str
     tasks: tuple[str, ...] | None
     max_modules: int
-    full_size: int | None      # examples (None = the whole dataset)
+    full_size: int | None      # examples (None = the loader's default, as `python -m lab couple` without --limit)
     fast_size: int             # examples with LAB_FAST=1
 
 
 DATA_CHOICES: dict[str, DataChoice] = {
     "digits": DataChoice("digits: digit, parity, >=5, loops (8x8 images)", DIGITS_TASKS, len(DIGITS_TASKS), None, 400),
-    "mnist1d": DataChoice("MNIST-1D: digit, parity, >=5 (1-D signals)", MNIST1D_TASKS, len(MNIST1D_TASKS), 4000, 600),
-    "synthetic": DataChoice("synthetic tasks with a known W*", None, 8, 2000, 600),
+    "mnist1d": DataChoice("MNIST-1D: digit, parity, >=5 (1-D signals)", MNIST1D_TASKS, len(MNIST1D_TASKS), None, 600),
+    "synthetic": DataChoice("synthetic tasks with a known W*", None, 8, None, 600),
 }
 
 
@@ -73,13 +73,14 @@ class DataSelection:
         return choice.fast_size if self.small else choice.full_size
 
     def load_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of ``lab.data.load_data(name, ...)``."""
+        """Keyword arguments of ``lab.data.load_data(name, ...)`` (seeded like ``python -m lab couple``: the
+        data's seed is the run's seed)."""
         if self.name == "digits":
             return {"tasks": self.task_names, "seed": self.seed, "limit": self.limit}
+        sized = {} if self.limit is None else {"num_samples": self.limit}
         if self.name == "mnist1d":
-            return {"tasks": self.task_names, "seed": 42 + self.seed, "num_samples": self.limit}
-        return {"num_modules": self.num_modules, "structure": self.structure, "seed": self.seed,
-                "num_samples": self.limit}
+            return {"tasks": self.task_names, "seed": self.seed, **sized}
+        return {"num_modules": self.num_modules, "structure": self.structure, "seed": self.seed, **sized}
 
     def load(self) -> MultiTaskData:
         return load_data(self.name, **self.load_kwargs())

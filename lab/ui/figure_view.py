@@ -13,11 +13,13 @@ class FigureView:
     ``show(fig)`` updates the widget in place when the new figure has the same
     trace types (so a live heatmap does not flicker) and swaps in a new widget
     otherwise. ``figure`` is the current FigureWidget (tests read its data);
-    ``updates`` counts calls of ``show``.
+    ``updates`` counts calls of ``show``. A figure wider than the notebook scrolls sideways
+    inside ``box`` instead of being cut off.
     """
 
     def __init__(self, fig: go.Figure | None = None, css_class: str | None = None, placeholder: str = ""):
-        self.box = widgets.Box(layout=widgets.Layout(min_height="40px"))
+        self.box = widgets.Box(layout=widgets.Layout(min_height="40px", max_width="100%", overflow="auto"))
+        self.box.add_class("lab-figure-box")        # scrolls sideways on purpose (the browser test knows it)
         if css_class:
             self.box.add_class(css_class)
         self.figure: go.FigureWidget | None = None

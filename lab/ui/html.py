@@ -1,4 +1,4 @@
-"""Small HTML helpers for panels: message boxes and result tables."""
+"""Small HTML helpers for panels: message boxes, result tables and the panels' style sheet."""
 from __future__ import annotations
 
 import html
@@ -13,6 +13,20 @@ _COLORS: dict[str, tuple[str, str]] = {          # (background, border)
     "warning": ("#fff7e6", "#e0a030"),
     "error": ("#fdecea", "#d9534f"),
 }
+
+
+# Panels must fit JupyterLab's default notebook width (file browser open): status lines wrap instead of
+# being cut off (ipywidgets' labels are one line with an ellipsis), tables scroll sideways when too wide.
+PANEL_CSS = """
+.lab-status.widget-label { white-space: normal; height: auto; min-height: var(--jp-widgets-inline-height);
+  line-height: 1.4; overflow-wrap: anywhere; display: flex; align-items: center; }
+.lab-table-wrap { max-width: 100%; overflow-x: auto; }
+"""
+
+
+def panel_style_html() -> str:
+    """A ``<style>`` element with :data:`PANEL_CSS` (shown once per panel by ``lab.ui.base.panel_style``)."""
+    return f"<style>{PANEL_CSS}</style>"
 
 
 def message_html(text: str, level: Level = "info") -> str:
@@ -46,5 +60,6 @@ def html_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = N
                         f"{_cell(r.get(c), digits)}</td>" for c, num in zip(columns, numeric))
         body.append(f"<tr>{cells}</tr>")
     cap = f'<caption style="caption-side:top;text-align:left">{html.escape(caption)}</caption>' if caption else ""
-    return (f'<table class="lab-table" style="border-collapse:collapse;font-size:13px">{cap}'
-            f'<thead><tr style="border-bottom:1px solid #999">{head}</tr></thead><tbody>{"".join(body)}</tbody></table>')
+    return (f'<div class="lab-table-wrap"><table class="lab-table" style="border-collapse:collapse;font-size:13px">'
+            f'{cap}<thead><tr style="border-bottom:1px solid #999">{head}</tr></thead><tbody>{"".join(body)}</tbody>'
+            '</table></div>')

@@ -23,7 +23,7 @@ from ..history import History
 from ..runs import RunNote, notes_text, scan_runs
 from ..viz import (W_graph, W_heatmaps, W_side_by_side, W_trajectories, W_vs_truth, as_matrices, module_labels,
                    snapshot_epochs, training_curves)
-from .base import DESCRIPTION_STYLE, readable_error, resolve_runs_root
+from .base import DESCRIPTION_STYLE, field_layout, readable_error, resolve_runs_root, wrap_row
 from .figure_view import FigureView
 from .html import Level, html_table, message_html
 
@@ -62,7 +62,7 @@ class WInspector:
 
     def __init__(self, runs_root: str | os.PathLike | None = None, *, select: str | None = None):
         s = DESCRIPTION_STYLE
-        wide = lambda: widgets.Layout(width="420px")  # noqa: E731  (one Layout per widget)
+        wide = lambda: field_layout("420px")  # noqa: E731  (one Layout per widget; narrower in a narrow notebook)
         self.histories: dict[str, History] = {}
         self._quiet = False
         self._paths: dict[str, Path] = {}          # runs listed from the runs folder (last refresh)
@@ -84,7 +84,7 @@ class WInspector:
         self.epoch = widgets.IntSlider(min=0, max=0, description="epoch", style=s, layout=wide())
         self.epoch.add_class("lab-epoch")
         self.stage = widgets.Dropdown(options=[("all", ALL_STAGES)], description="stage", style=s,
-                                      layout=widgets.Layout(width="220px"))
+                                      layout=field_layout("220px"))
         self.view = widgets.ToggleButtons(options=["heatmap", "graph"], description="view", style=s)
         self.threshold = widgets.FloatSlider(min=0.0, max=1.0, step=0.01, value=0.05, description="hide |W_ij| <",
                                              style=s, layout=wide(), readout_format=".2f")
@@ -107,10 +107,10 @@ class WInspector:
         self.ui = widgets.VBox([
             widgets.HTML("<h3 style='margin:4px 0'>W inspector</h3>Pick a saved run, scrub through its epochs, "
                          "switch between heatmap and graph, and compare it with another run."),
-            widgets.HBox([self.root_text, self.refresh_button]),
-            widgets.HBox([self.path_text, self.load_button, self.upload]),
+            wrap_row([self.root_text, self.refresh_button]),
+            wrap_row([self.path_text, self.load_button, self.upload]),
             self.run_select, self.compare_select, self.summary,
-            widgets.HBox([self.epoch, self.stage]), widgets.HBox([self.view, self.threshold]),
+            wrap_row([self.epoch, self.stage]), wrap_row([self.view, self.threshold]),
             self.message, self.W_view.box, self.trajectory_view.box, self.truth_view.box, self.curves_view.box,
         ])
         self.ui.add_class("lab-inspector")

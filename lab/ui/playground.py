@@ -42,7 +42,7 @@ from ..train import NonFiniteLossError
 from ..viz import W_heatmaps, module_labels
 from ..weighting import WEIGHTINGS
 from .adversarial_options import adversarial_widgets
-from .base import DESCRIPTION_STYLE, Job, TrainingPanel
+from .base import DESCRIPTION_STYLE, Job, TrainingPanel, field_layout, settings_row, titled_column
 from .choices import DATA_CHOICES, DataChoice
 from .figure_view import FigureView
 from .html import html_table
@@ -67,12 +67,11 @@ class CouplingPlayground(TrainingPanel):
     def __init__(self, config: PlaygroundConfig | None = None, *, runs_root=None, update_interval: float = 0.25,
                  num_threads: int | None = 1):
         super().__init__(runs_root=runs_root, update_interval=update_interval, num_threads=num_threads)
-        if config is None:
-            fast = fast_mode()
-            config = PlaygroundConfig(epochs=3 if fast else 20, small_data=fast)
+        if config is None:       # the CLI's defaults (LAB_FAST: 3 epochs on a small subset, as the CLI)
+            config = PlaygroundConfig(epochs=3, small_data=True) if fast_mode() else PlaygroundConfig()
         self.small_data = config.small_data
         s = DESCRIPTION_STYLE
-        wide = lambda: widgets.Layout(width="330px")  # noqa: E731  (one Layout per widget)
+        wide = field_layout          # one Layout per widget: 330 px, narrower when the notebook is
         self.data = widgets.Dropdown(options=[(c.label, k) for k, c in DATA_CHOICES.items()], description="data",
                                      style=s, layout=wide())
         self.structure = widgets.Dropdown(options=list(STRUCTURES), description="W* structure", style=s, layout=wide())
@@ -123,15 +122,14 @@ class CouplingPlayground(TrainingPanel):
         self.epochs_planned = 0
         self._data_cache: dict[Any, MultiTaskData] = {}
 
-        column = lambda title, *ws: widgets.VBox([widgets.HTML(f"<b>{title}</b>"), *ws])  # noqa: E731
-        settings = widgets.HBox([
-            column("data and modules", self.data, self.structure, self.num_modules, self.width, self.stages,
-                   self.block),
-            column("coupling and optimiser", self.strategy, self.w_self, self.w_other, self.optimizer, self.lr,
-                   self.epochs, self.batch_size, self.seed),
-            column("loss and baselines", self.weighting, self.task_weights, self.weighting_options,
-                   self.baselines, self.adversarial, self.adv_eps, self.adv_ratio),
-        ])
+        settings = settings_row(
+            titled_column("data and modules", self.data, self.structure, self.num_modules, self.width, self.stages,
+                          self.block),
+            titled_column("coupling and optimiser", self.strategy, self.w_self, self.w_other, self.optimizer,
+                          self.lr, self.epochs, self.batch_size, self.seed),
+            titled_column("loss and baselines", self.weighting, self.task_weights, self.weighting_options,
+                          self.baselines, self.adversarial, self.adv_eps, self.adv_ratio),
+        )
         header = widgets.HTML("<h3 style='margin:4px 0'>Coupling playground</h3>"
                               "Choose data, modules and a coupling, press <b>Train</b>; W and the losses update "
                               "while it trains. <b>Stop</b> ends training early and keeps what was learned.")
@@ -207,13 +205,16 @@ class CouplingPlayground(TrainingPanel):
         return partial(self._train_all, config, data)
 
     def _show_W(self, system, history: History, title: str) -> None:
+        """Show ``system``'s W, its rows and columns named after ``history``'s tasks (the data's, not the last
+        run's: the cheap in-place update is taken only when the shapes and the module names both match)."""
         mats = [W.detach().cpu().numpy() for W in system.coupling_matrices()]
+        labels = module_labels(history, mats[0].shape[0])
         fw = self.W_view.figure
-        if fw is not None and all(t.type == "heatmap" and np.shape(t.z) == W.shape for t, W in zip(fw.data, mats)):
+        if fw is not None and all(t.type == "heatmap" and np.shape(t.z) == W.shape and list(t.x) == labels
+                                  and list(t.y) == labels for t, W in zip(fw.data, mats)):
             zmax = max(max(float(np.abs(W).max()) for W in mats), 1e-6)    # cheap in-place update
             if self.W_view.restyle([dict(z=W, zmin=-zmax, zmax=zmax) for W in mats], title):
                 return
-        labels = module_labels(history, mats[0].shape[0])
         self.W_view.show(W_heatmaps(mats, labels, title=title))
 
     def _train_all(self, config: PlaygroundConfig, data: MultiTaskData, stop: threading.Event) -> None:

@@ -3,7 +3,8 @@
 It is made of the shared pieces (``choices``): a :class:`DataSelection`, an
 :class:`OptimiserChoice` and an :class:`AdversarialChoice` check the data, the optimiser and
 adversarial training; ``SystemConfig`` checks the modules; the playground adds only what is
-its own (strategy, baselines, loss weighting).
+its own (strategy, baselines, loss weighting). Its defaults are the CLI's (``python -m lab couple``):
+those of ``SystemConfig``, ``TrainConfig`` and ``lab.defaults``.
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import Any, get_args, get_type_hints
 
 from ..adversarial import AdversarialTraining, input_range
 from ..coupling import COUPLINGS, SystemConfig
-from ..data import MultiTaskData
+from ..data import DIGITS_TASKS, MultiTaskData
+from ..defaults import ADV_EPS, ADV_RATIO, DATA, DEFAULT_SYSTEM, DEFAULT_TRAIN, STRUCTURE
 from ..train import TrainConfig
 from ..weighting import WEIGHTINGS, Fixed, Weighting, make_weighting
 from .adversarial_options import AdversarialChoice
@@ -35,26 +37,26 @@ class PlaygroundConfig:
     ``small_data``: a seeded subset of the data (``LAB_FAST``).
     """
 
-    data: str = "digits"
-    structure: str = "chain"
-    num_modules: int = 4
-    width: int = 64
-    stages: int = 2
-    block: str = "mlp"
-    strategy: str = "cross_stitch"
-    w_init: tuple[float, float] = (0.9, 0.1)
-    optimizer: str = "adam"
-    lr: float = 3e-3
-    epochs: int = 20
-    batch_size: int = 64
+    data: str = DATA
+    structure: str = STRUCTURE
+    num_modules: int = len(DIGITS_TASKS)
+    width: int = DEFAULT_SYSTEM.widths[0]
+    stages: int = len(DEFAULT_SYSTEM.widths)
+    block: str = DEFAULT_SYSTEM.block
+    strategy: str = DEFAULT_SYSTEM.strategy
+    w_init: tuple[float, float] = DEFAULT_SYSTEM.w_init
+    optimizer: str = DEFAULT_TRAIN.optimizer
+    lr: float = DEFAULT_TRAIN.lr
+    epochs: int = DEFAULT_TRAIN.epochs
+    batch_size: int = DEFAULT_TRAIN.batch_size
     weighting: str = "equal"
     task_weights: tuple[float, ...] | None = None
     weighting_options: tuple[tuple[str, float], ...] = ()
     baselines: tuple[str, ...] = DEFAULT_BASELINES
     adversarial: str = "off"
-    adv_eps: float = 0.1
-    adv_ratio: float = 0.5
-    seed: int = 0
+    adv_eps: float = ADV_EPS
+    adv_ratio: float = ADV_RATIO
+    seed: int = DEFAULT_TRAIN.seed
     small_data: bool = False
 
     def __post_init__(self) -> None:

@@ -42,7 +42,7 @@ from ..history import History
 from ..robust_curves import AttackSettings, RobustCurves
 from ..runs import new_run_dir, save_run
 from .adversarial_options import adversarial_widgets
-from .base import DESCRIPTION_STYLE, Job, TrainingPanel
+from .base import DESCRIPTION_STYLE, Job, TrainingPanel, field_layout, settings_row, titled_column
 from .figure_view import FigureView
 from .parsing import parse_modules
 from .progress import ProgressUpdates
@@ -71,7 +71,7 @@ class RobustnessPanel(AttackEvaluation, TrainingPanel):
         super().__init__(runs_root=runs_root, update_interval=update_interval, num_threads=num_threads)
         config = config or RobustnessConfig.defaults()
         s = DESCRIPTION_STYLE
-        wide = lambda: widgets.Layout(width="330px")  # noqa: E731  (one Layout per widget)
+        wide = field_layout          # one Layout per widget: 330 px, narrower when the notebook is
         self.data_choice = widgets.Dropdown(options=[(c.label, k) for k, c in ROBUST_DATA.items()],
                                             description="data", style=s, layout=wide())
         self.structure = widgets.Dropdown(options=list(STRUCTURES), description="W* structure", style=s,
@@ -93,7 +93,7 @@ class RobustnessPanel(AttackEvaluation, TrainingPanel):
         self.adversarial, self.adv_eps, self.adv_ratio = adversarial_widgets(s, wide, eps_label="training eps")
         self.eps = widgets.FloatSlider(min=0.0, max=1.0, step=0.005, description="attack eps", style=s,
                                        readout_format=".3f", continuous_update=False,
-                                       layout=widgets.Layout(width="520px"))
+                                       layout=field_layout("520px"))
         self.eps.add_class("lab-eps")
         self._quiet = False
         self.small_data = config.small_data
@@ -124,14 +124,13 @@ class RobustnessPanel(AttackEvaluation, TrainingPanel):
         self.eps.observe(lambda _: self.refresh(), names="value")
         self.adversarial.observe(lambda _: self._sync_visibility(), names="value")
 
-        column = lambda title, *ws: widgets.VBox([widgets.HTML(f"<b>{title}</b>"), *ws])  # noqa: E731
-        settings = widgets.HBox([
-            column("data and strategies", self.data_choice, self.structure, self.strategies),
-            column("training", self.width, self.epochs, self.lr, self.seed, self.adversarial, self.adv_eps,
-                   self.adv_ratio),
-            column("attack (changes re-evaluate, no retraining)", self.attack, self.steps, self.modules,
-                   self.eps_max),
-        ])
+        settings = settings_row(
+            titled_column("data and strategies", self.data_choice, self.structure, self.strategies),
+            titled_column("training", self.width, self.epochs, self.lr, self.seed, self.adversarial, self.adv_eps,
+                          self.adv_ratio),
+            titled_column("attack (changes re-evaluate, no retraining)", self.attack, self.steps, self.modules,
+                          self.eps_max),
+        )
         header = widgets.HTML("<h3 style='margin:4px 0'>Robustness: do coupled modules defend each other?</h3>"
                               "Press <b>Train</b> to train the chosen strategies once; then move the <b>eps</b> "
                               "slider: the trained systems are attacked at that radius (no retraining).")

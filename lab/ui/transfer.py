@@ -50,7 +50,7 @@ from ..runs import new_run_dir, save_run
 from ..tables import format_table
 from ..transfer import TRANSFER_MODES, TransferResult, trainable_parts, transfer
 from ..viz import W_before_after
-from .base import DESCRIPTION_STYLE, Job, TrainingPanel
+from .base import DESCRIPTION_STYLE, Job, TrainingPanel, field_layout, settings_row, titled_column
 from .figure_view import FigureView
 from .html import html_table
 from .progress import ProgressUpdates
@@ -82,7 +82,7 @@ class TransferPanel(TrainingPanel):
         config = config or TransferPanelConfig.defaults()
         self.robustness = robustness
         s = DESCRIPTION_STYLE
-        wide = lambda: widgets.Layout(width="330px")  # noqa: E731  (one Layout per widget)
+        wide = field_layout          # one Layout per widget: 330 px, narrower when the notebook is
         sources = [(label, k) for k, label in SOURCE_CHOICES.items() if k == "train" or robustness is not None]
         self.source_choice = widgets.Dropdown(options=sources, description="source", style=s, layout=wide())
         self.strategy = widgets.Dropdown(options=list(COUPLINGS), description="coupling", style=s, layout=wide())
@@ -127,13 +127,12 @@ class TransferPanel(TrainingPanel):
         self.source_choice.observe(lambda _: self._sync_visibility(), names="value")
         self.mode.observe(lambda _: self._sync_visibility(), names="value")
         self.shift.observe(self._on_shift_change, names="value")
-        column = lambda title, *ws: widgets.VBox([widgets.HTML(f"<b>{title}</b>"), *ws])  # noqa: E731
-        settings = widgets.HBox([
-            column("source system (trained on digits)", self.source_choice, self.strategy, self.width,
-                   self.source_epochs, self.source_lr, self.seed),
-            column("target domain and adaptation", self.shift, self.amount, self.mode, self.mode_help, self.epochs,
-                   self.lr, self.max_steps, self.limit),
-        ])
+        settings = settings_row(
+            titled_column("source system (trained on digits)", self.source_choice, self.strategy, self.width,
+                          self.source_epochs, self.source_lr, self.seed),
+            titled_column("target domain and adaptation", self.shift, self.amount, self.mode, self.mode_help,
+                          self.epochs, self.lr, self.max_steps, self.limit),
+        )
         header = widgets.HTML("<h3 style='margin:4px 0'>Transfer to a shifted domain</h3>"
                               "Press <b>Train</b>: the source system (trained once, then reused) is copied and "
                               "adapted to the shifted digits, training only what <i>train only</i> says.")

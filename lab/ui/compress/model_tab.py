@@ -20,7 +20,7 @@ from ...cost import KB
 from ...data import DIGITS_TASKS, MultiTaskData, load_digits_tasks
 from ...models import build_model, count_parameters
 from ...runs import latest_run, load_run, notes_text, run_data_kwargs, scan_digits_runs
-from ..base import DESCRIPTION_STYLE, Job, Throttle
+from ..base import DESCRIPTION_STYLE, Job, Throttle, field_layout, wrap_row
 from ..compress_config import REFERENCE_MODELS, SOURCE_KINDS, ModelSource
 from ..compress_runs import LoadedModel, run_label
 from .shell import Tab
@@ -40,7 +40,7 @@ class ModelTab(Tab):
         super().__init__(host)
         source = source or ModelSource()
         s = DESCRIPTION_STYLE
-        wide = lambda width="330px": widgets.Layout(width=width)  # noqa: E731  (one Layout per widget)
+        wide = field_layout          # one Layout per widget: its width, narrower when the notebook is
         self.source_kind = widgets.ToggleButtons(options=[(v, k) for k, v in SOURCE_KINDS.items()],
                                                  description="model", style=s)
         self.network = widgets.Dropdown(options=list(REFERENCE_MODELS), description="network", style=s,
@@ -62,7 +62,7 @@ class ModelTab(Tab):
         self.source_kind.observe(lambda _: self._sync_visibility(), names="value")
         self.refresh_button.on_click(lambda _: self.refresh_runs())
         self.reference_box = widgets.VBox([self.network, self.epochs, self.seed])
-        self.run_box = widgets.VBox([widgets.HBox([self.run_select, self.refresh_button])])
+        self.run_box = widgets.VBox([wrap_row([self.run_select, self.refresh_button])])
         self.widget = widgets.VBox([
             widgets.HTML("Train a reference network on the digits (seconds), or load a coupled system saved by the "
                          "playground or <code>python -m lab couple --save</code>."),

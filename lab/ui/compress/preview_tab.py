@@ -18,7 +18,7 @@ from ...compress.preview import Preview, PreviewResult
 from ...compress.prune import check_sparsity
 from ...cost import count_flops, example_input
 from ...viz import compression_preview
-from ..base import DESCRIPTION_STYLE, readable_error
+from ..base import DESCRIPTION_STYLE, field_layout, readable_error
 from ..compress_config import BITS_CHOICES, parse_bits
 from ..compress_runs import LoadedModel
 from ..figure_view import FigureView
@@ -50,7 +50,7 @@ class PreviewTab(Tab):
         if granularity not in ("channel", "tensor"):
             raise ValueError(f"granularity must be 'channel' or 'tensor', got {granularity!r}")
         s = DESCRIPTION_STYLE
-        wide = lambda width="330px": widgets.Layout(width=width)  # noqa: E731  (one Layout per widget)
+        wide = field_layout          # one Layout per widget: its width, narrower when the notebook is
         self.sparsity = widgets.FloatSlider(min=0.0, max=0.99, step=0.01, description="sparsity", style=s,
                                             readout_format=".2f", continuous_update=False, layout=wide("520px"))
         self.sparsity.add_class("lab-sparsity")

@@ -21,7 +21,8 @@ from ...compress.recipe_runs import RecipeRun, load_recipe_run, record_recipe
 from ...cost import CostWeights, Report, format_reports, report_row
 from ...runs import new_run_dir
 from ...viz import pareto
-from ..base import DESCRIPTION_STYLE, Job, readable_error
+from ..base import (DESCRIPTION_STYLE, Job, field_layout, readable_error, settings_row, titled_column,
+                    wrap_row)
 from ..compress_runs import LoadedModel
 from ..figure_view import FigureView
 from ..html import html_table
@@ -50,7 +51,7 @@ class RecipeTab(Tab):
         super().__init__(host)
         recipe = recipe or RecipeConfig.defaults()
         s = DESCRIPTION_STYLE
-        wide = lambda width="330px": widgets.Layout(width=width)  # noqa: E731  (one Layout per widget)
+        wide = field_layout          # one Layout per widget: its width, narrower when the notebook is
         self.recipe = widgets.Text(description="recipe", style=s, layout=wide("640px"),
                                    placeholder="e.g. prune:0.9,kmeans:16,int8")
         self.recipe.add_class("lab-recipe")
@@ -77,16 +78,15 @@ class RecipeTab(Tab):
         self.recipe_button.on_click(lambda _: host.start(self.action))
         self.clear_button.on_click(lambda _: self.clear_runs())
         self.weights.observe(lambda _: self._on_weights_change(), names="value")
-        column = lambda title, *ws: widgets.VBox([widgets.HTML(f"<b>{title}</b>"), *ws])  # noqa: E731
         steps_help = widgets.HTML("<details><summary>recipe steps</summary><pre style='font-size:12px'>"
                                   + describe_steps() + "</pre></details>")
         self.widget = widgets.VBox([
             widgets.HTML("Steps run in order, each fine-tuned (except int8/fakequant), each measured: accuracy, "
                          "real bytes, FLOPs, latency. Runs accumulate on the Pareto plot."),
             self.recipe, steps_help,
-            widgets.HBox([column("fine-tuning", self.finetune_epochs, self.finetune_lr),
-                          column("measurement", self.latency, self.weights)]),
-            widgets.HBox([self.recipe_button, self.clear_button]), self.recipe_table, self.pareto_view.box])
+            settings_row(titled_column("fine-tuning", self.finetune_epochs, self.finetune_lr),
+                         titled_column("measurement", self.latency, self.weights)),
+            wrap_row([self.recipe_button, self.clear_button]), self.recipe_table, self.pareto_view.box])
 
     # --- widgets <-> config -----------------------------------------------------------------------------
     def set_recipe(self, config: RecipeConfig) -> None:

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import ipywidgets as widgets
 
-from ..base import Job, TrainingPanel
+from ..base import Job, TrainingPanel, panel_style, wrap_row
 from ..compress_runs import LoadedModel
 
 
@@ -63,8 +63,7 @@ class TabbedPanel(TrainingPanel):
         self._actions: dict[str, Tab] = {}
         self._action: str | None = None
         self.tabs = widgets.Tab(children=[])
-        self.controls = widgets.HBox([self.stop_button, self.progress, self.status],
-                                     layout=widgets.Layout(align_items="center"))
+        self.controls = wrap_row([self.stop_button, self.progress, self.status, panel_style()])
         header = [widgets.HTML(f"<h3 style='margin:4px 0'>{self.header}</h3>")] if self.header else []
         self.ui = widgets.VBox([*header, self.tabs, self.controls, self.message])
 
