@@ -9,12 +9,15 @@ leaves a half-written checkpoint under the real name.
 from __future__ import annotations
 
 import os
+import pickle
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .coupling.limits import check_state_dict
 from .coupling.system import CoupledSystem
 from .history import History
 from .train import Callback
@@ -46,18 +49,41 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"no checkpoint file at {path}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ValueError(f"{path} is not a readable checkpoint: it was refused as unsafe, as it holds Python objects that a plain checkpoint never "
+                         f"contains ({unpickling_reason(err)}); it was not loaded - open only checkpoints you "
+                         "trust") from None
     except Exception as err:  # torch raises several types for truncated or foreign files
-        raise ValueError(f"{path} is not a readable checkpoint (corrupt or not a torch file): {err}") from None
+        raise ValueError(f"{path} is not a readable checkpoint (corrupt, truncated or not a torch file; "
+                         f"{type(err).__name__}: {unpickling_reason(err)})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path} is not a lab checkpoint (expected format {FORMAT!r})")
+    if not isinstance(payload.get("architecture"), dict) or not isinstance(payload.get("state_dict"), dict):
+        raise ValueError(f"{path} is not a complete lab checkpoint: it needs an 'architecture' dict and a "
+                         "'state_dict' dict")
     return payload
+
+
+def unpickling_reason(err: BaseException) -> str:
+    """The cause in torch's load error, without its advice to load unsafely (``weights_only=False``,
+    allow-listing globals): e.g. "Unsupported global: GLOBAL builtins.eval"."""
+    text = str(err)
+    found = re.search(r"WeightsUnpickler error:\s*(.*?)(?:\.\s+Please|\n|$)", text)
+    if found:
+        text = found.group(1)
+    sentences = re.split(r"(?<=[.!?])\s+|\n+", text)
+    kept = [s.strip() for s in sentences if s.strip() and not re.search(
+        r"weights_only|safe_globals|trust|arbitrary code|pytorch\.org", s, re.IGNORECASE)]
+    return " ".join(kept)[:300] or type(err).__name__
 
 
 def load_checkpoint(path: str | os.PathLike) -> CoupledSystem:
     """Rebuild the saved system and load its weights (eval mode)."""
     payload = read_checkpoint(path)
-    system = CoupledSystem.from_architecture(payload["architecture"])
-    system.load_state_dict(payload["state_dict"])
+    try:        # architecture and state dict are checked against the limits and each other before allocating
+        system = CoupledSystem.from_architecture(payload["architecture"], payload["state_dict"])
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
     return system.eval()
 
 
@@ -68,6 +94,7 @@ def load_weights(system: CoupledSystem, path: str | os.PathLike) -> CoupledSyste
     if saved != mine:
         diff = {k: (saved.get(k), mine.get(k)) for k in set(saved) | set(mine) if saved.get(k) != mine.get(k)}
         raise ValueError(f"checkpoint {path} is from a different architecture; (saved, this system): {diff}")
+    check_state_dict(system.state_dict(), payload["state_dict"], f"the state dict of {path}")
     system.load_state_dict(payload["state_dict"])
     return system
 
