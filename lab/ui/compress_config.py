@@ -15,7 +15,9 @@ from ..compress.fit import FitConfig
 from ..compress.recipe import RecipeOptions, StepSpec, parse_recipe
 from ..compress.reference import FAST_EPOCHS, REFERENCE_FIT
 from ..cost import CostWeights, MeasureConfig
+from ..data.digits import NUM_DIGITS
 from ..settings import fast_mode
+from ..validation import LR_MAX, MAX_EPOCHS, _is_int, _is_real, check_bool, check_int, check_seed, normalise_fields, show
 
 REFERENCE_MODELS: tuple[str, ...] = ("mlp", "lenet", "dscnn")
 SOURCE_KINDS: dict[str, str] = {"reference": "reference network", "run": "saved coupled run"}
@@ -58,12 +60,17 @@ class ModelSource:
             raise ValueError(f"model source must be one of {list(SOURCE_KINDS)}, got {self.kind!r}")
         if self.network not in REFERENCE_MODELS:
             raise ValueError(f"unknown reference network {self.network!r}; choose from {list(REFERENCE_MODELS)}")
-        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
-            raise ValueError(f"epochs must be an integer >= 1, got {self.epochs!r}")
-        if self.limit is not None and self.limit < 50:
-            raise ValueError(f"limit (a subset of the digits) must be None or >= 50 examples, got {self.limit}")
+        if not _is_int(self.epochs) or not 1 <= self.epochs <= MAX_EPOCHS:
+            raise ValueError(f"epochs must be an integer >= 1, got {show(self.epochs)} (at most {MAX_EPOCHS})")
+        if self.limit is not None and not (_is_int(self.limit) and 50 <= self.limit <= NUM_DIGITS):
+            raise ValueError(f"limit (a subset of the digits) must be None or >= 50 examples, got {show(self.limit)} "
+                             f"(at most the {NUM_DIGITS} digits there are)")
         if self.kind == "run" and not self.run:
             raise ValueError("choose a saved run (its folder, or 'latest') to load a coupled system")
+        if self.run is not None and not isinstance(self.run, str):
+            raise ValueError(f"run must be a run folder (text) or 'latest', got {show(self.run)}")
+        normalise_fields(self, {"epochs": int(self.epochs), "seed": check_seed(self.seed),
+                                "limit": None if self.limit is None else int(self.limit)})
 
     def fit_config(self) -> FitConfig:
         return replace(REFERENCE_FIT, epochs=self.epochs, seed=self.seed)
@@ -90,6 +97,11 @@ class RecipeConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if not isinstance(self.recipe, str):
+            raise ValueError(f"recipe must be text like {DEFAULT_RECIPE}, got {show(self.recipe)}")
+        normalise_fields(self, {"latency": check_bool("latency", self.latency),
+                                "threads": check_int("threads", self.threads, min=1, max=1024),
+                                "seed": check_seed(self.seed)})
         self.steps()
         self.finetune()
         self.measure()
@@ -99,19 +111,22 @@ class RecipeConfig:
         return parse_recipe(self.recipe)
 
     def finetune(self) -> FitConfig:
-        if isinstance(self.finetune_epochs, bool) or not isinstance(self.finetune_epochs, int):
-            raise ValueError(f"fine-tuning epochs must be an integer >= 0, got {self.finetune_epochs!r}")
-        if not (isinstance(self.finetune_lr, (int, float)) and math.isfinite(self.finetune_lr)
-                and self.finetune_lr > 0):
-            raise ValueError(f"fine-tuning learning rate must be a positive number, got {self.finetune_lr}")
+        if not _is_int(self.finetune_epochs) or not 0 <= self.finetune_epochs <= MAX_EPOCHS:
+            raise ValueError(f"fine-tuning epochs must be an integer >= 0, got {show(self.finetune_epochs)} "
+                             f"(at most {MAX_EPOCHS})")
+        if not (_is_real(self.finetune_lr) and math.isfinite(self.finetune_lr) and 0 < self.finetune_lr <= LR_MAX):
+            raise ValueError(f"fine-tuning learning rate must be a positive number, got {show(self.finetune_lr)} "
+                             f"(finite, at most {LR_MAX:g})")
         return FitConfig(epochs=self.finetune_epochs, lr=float(self.finetune_lr), seed=self.seed)
 
     def measure(self) -> MeasureConfig:
         return MeasureConfig(latency=self.latency, memory=self.latency, threads=self.threads)
 
     def cost_weights(self) -> CostWeights:
-        if len(self.weights) not in (2, 3):
-            raise ValueError(f"objective weights are flops, bytes[, latency]: 2 or 3 numbers, got {list(self.weights)}")
+        if isinstance(self.weights, (str, dict)) or not isinstance(self.weights, (tuple, list)) \
+                or len(self.weights) not in (2, 3):
+            got = list(self.weights) if isinstance(self.weights, (tuple, list)) else show(self.weights)
+            raise ValueError(f"objective weights are flops, bytes[, latency]: 2 or 3 numbers, got {got}")
         return CostWeights(*self.weights)
 
     def options(self) -> RecipeOptions:

@@ -38,7 +38,9 @@ from ..tables import format_table
 from ..train import Callback, NonFiniteLossError, TrainConfig
 from ..viz import W_heatmaps, module_labels, training_curves
 from ..weighting import WEIGHTINGS, Weighting, make_weighting
+from ..validation import _is_int, check_bool, check_floats, check_seed, normalise_fields, show
 from .base import DESCRIPTION_STYLE, Job, Throttle, TrainingPanel
+from .panel_checks import check_rate, check_shape_settings, check_weighting_options
 from .adversarial_options import adversarial_training, adversarial_widgets
 from .figure_view import FigureView
 from .html import html_table
@@ -134,11 +136,15 @@ class PlaygroundConfig:
         choice = DATA_CHOICES[self.data]
         if self.data == "synthetic" and self.structure not in STRUCTURES:
             raise ValueError(f"unknown W* structure {self.structure!r}; choose from {list(STRUCTURES)}")
-        if not 2 <= self.num_modules <= choice.max_modules:
+        if not _is_int(self.num_modules) or not 2 <= self.num_modules <= choice.max_modules:
             raise ValueError(f"{self.data} offers 2 to {choice.max_modules} modules (one per task), "
-                             f"got {self.num_modules}")
-        if self.width < 1 or self.stages < 1:
-            raise ValueError(f"width and stages must be >= 1, got width={self.width}, stages={self.stages}")
+                             f"got {show(self.num_modules)}")
+        check_shape_settings(self)
+        normalise_fields(self, {"num_modules": int(self.num_modules), "seed": check_seed(self.seed),
+                                "small_data": check_bool("small_data", self.small_data),
+                                "w_init": tuple(self.w_init) if isinstance(self.w_init, list) else self.w_init})
+        if not isinstance(self.baselines, (tuple, list)) or isinstance(self.baselines, str):
+            raise ValueError(f"baselines must be a list of strategies, got {show(self.baselines)}")
         if self.strategy not in COUPLINGS:
             raise ValueError(f"unknown coupling strategy {self.strategy!r}; choose from {list(COUPLINGS)}")
         unknown = [b for b in self.baselines if b not in COUPLINGS]
@@ -147,13 +153,14 @@ class PlaygroundConfig:
         if self.weighting not in WEIGHTINGS:
             raise ValueError(f"unknown loss weighting {self.weighting!r}; choose from {list(WEIGHTINGS)}")
         if self.task_weights is not None:
+            check_floats("task weights", self.task_weights, min=0.0, max=1e6)
             if len(self.task_weights) != self.num_modules:
                 raise ValueError(f"give one task weight per task: got {len(self.task_weights)} weights "
                                  f"{list(self.task_weights)} for {self.num_modules} tasks {list(self.task_names)}")
             if not all(math.isfinite(w) and w >= 0 for w in self.task_weights):
                 raise ValueError(f"task weights must be finite and >= 0, got {list(self.task_weights)}")
-        if not math.isfinite(self.lr) or self.lr <= 0:
-            raise ValueError(f"learning rate must be a positive number, got {self.lr}")
+        check_weighting_options(self.weighting_options)
+        object.__setattr__(self, "lr", check_rate("learning rate", self.lr))
         self.adversarial_training(None)   # checks the kind, eps and ratio
         self.system_config()   # SystemConfig and TrainConfig check the rest
         self.train_config()

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import torch
 
-from ..adversarial import ATTACK_KINDS, AdversarialTraining, Attack, input_range, robust_accuracy
+from ..adversarial import ATTACK_KINDS, MAX_EPS, AdversarialTraining, Attack, input_range, robust_accuracy
 from ..compare import run_strategy
 from ..coupling import COUPLINGS, CoupledSystem, SystemConfig, build_system
 from ..data import DIGITS_TASKS, STRUCTURES, MultiTaskData, load_data
@@ -43,7 +43,9 @@ from ..settings import fast_mode
 from ..tables import format_table
 from ..train import TrainConfig
 from ..viz import robustness_curves
+from ..validation import _is_int, check_bool, check_seed, normalise_fields, show
 from .base import DESCRIPTION_STYLE, Job, TrainingPanel, readable_error
+from .panel_checks import check_rate, check_shape_settings
 from .adversarial_options import adversarial_training, adversarial_widgets, check_eps
 from .figure_view import FigureView
 from .html import html_table
@@ -125,6 +127,8 @@ class RobustnessConfig:
             raise ValueError(f"unknown data {self.data!r}; choose from {list(ROBUST_DATA)}")
         if self.data == "synthetic" and self.structure not in STRUCTURES:
             raise ValueError(f"unknown W* structure {self.structure!r}; choose from {list(STRUCTURES)}")
+        if isinstance(self.strategies, str) or not isinstance(self.strategies, (tuple, list)):
+            raise ValueError(f"strategies must be a list of strategy names, got {show(self.strategies)}")
         if not self.strategies:
             raise ValueError("choose at least one strategy to compare")
         unknown = [s for s in self.strategies if s not in COUPLINGS]
@@ -132,21 +136,26 @@ class RobustnessConfig:
             raise ValueError(f"unknown strategies {unknown}; choose from {list(COUPLINGS)}")
         if len(set(self.strategies)) != len(self.strategies):
             raise ValueError(f"each strategy once, please: got {list(self.strategies)}")
-        if self.width < 1 or self.stages < 1:
-            raise ValueError(f"width and stages must be >= 1, got width={self.width}, stages={self.stages}")
-        if not math.isfinite(self.lr) or self.lr <= 0:
-            raise ValueError(f"learning rate must be a positive number, got {self.lr}")
+        check_shape_settings(self)
+        normalise_fields(self, {"lr": check_rate("learning rate", self.lr), "seed": check_seed(self.seed),
+                                "small_data": check_bool("small_data", self.small_data)})
         check_eps(self.eps, "eps (attack radius)")
         if check_eps(self.eps_max, "the slider's largest eps") <= 0:
             raise ValueError(f"the slider's largest eps must be > 0, got {self.eps_max}")
+        if self.eps_max > MAX_EPS:
+            raise ValueError(f"the slider's largest eps must be at most {MAX_EPS:g}, got {self.eps_max}")
         if self.eps > self.eps_max:
             raise ValueError(f"eps {self.eps} is beyond the slider's largest eps {self.eps_max}")
-        if isinstance(self.grid_points, bool) or not isinstance(self.grid_points, int) or self.grid_points < 2:
-            raise ValueError(f"grid_points must be an integer >= 2 (0 and eps_max at least), got {self.grid_points}")
+        if not _is_int(self.grid_points) or not 2 <= self.grid_points <= 101:
+            raise ValueError(f"grid_points must be an integer >= 2 (0 and eps_max at least; at most 101), "
+                             f"got {show(self.grid_points)}")
         if self.modules != "all":
             if self.data == "digits":
                 raise ValueError("the digits' four modules share one image, so only 'all' inputs can be attacked; "
                                  "attacking single modules needs per-module inputs (the synthetic data)")
+            if isinstance(self.modules, str) or not isinstance(self.modules, (tuple, list)) \
+                    or not all(_is_int(m) for m in self.modules):
+                raise ValueError(f"attacked modules must be 'all' or module numbers, got {show(self.modules)}")
             object.__setattr__(self, "modules", tuple(int(m) for m in self.modules))
             bad = [m for m in self.modules if not 0 <= m < SYNTHETIC_MODULES]
             if bad:

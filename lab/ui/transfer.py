@@ -51,9 +51,11 @@ from ..tables import format_table
 from ..train import TrainConfig
 from ..transfer import TRANSFER_MODES, TransferConfig, TransferResult, trainable_parts, transfer
 from ..viz import W_before_after
+from ..validation import _is_int, _is_real, check_bool, check_seed, normalise_fields, show
 from .base import DESCRIPTION_STYLE, Job, TrainingPanel
 from .figure_view import FigureView
 from .html import html_table
+from .panel_checks import check_rate, check_shape_settings
 from .playground import DATA_CHOICES
 from .progress import ProgressUpdates
 
@@ -81,11 +83,11 @@ def learns_W(strategy: str) -> bool:
 
 def _optional(value: int | None, what: str) -> int | None:
     """0 or None -> None (no limit); a positive integer stays; anything else is a readable error."""
-    if value is None or value == 0:
+    if value is None or (_is_int(value) and value == 0):
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{what} must be a whole number >= 1, or 0 for no limit; got {value}")
-    return value
+    if not _is_int(value) or not 0 < value <= 10 ** 9:
+        raise ValueError(f"{what} must be a whole number >= 1, or 0 for no limit; got {show(value)}")
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -126,12 +128,12 @@ class TransferPanelConfig:
             raise ValueError(f"transfer mode 'coupling' trains only W, but the {self.strategy!r} strategy has no "
                              "coupling parameters (its W is fixed); use cross_stitch or attention, or another mode "
                              f"({', '.join(m for m in TRANSFER_MODES if m != 'coupling')})")
-        if not (isinstance(self.amount, (int, float)) and math.isfinite(self.amount)):
-            raise ValueError(f"the amount of domain shift must be a finite number, got {self.amount}")
-        if not math.isfinite(self.source_lr) or self.source_lr <= 0:
-            raise ValueError(f"source learning rate must be a positive number, got {self.source_lr}")
-        if not math.isfinite(self.lr) or self.lr <= 0:
-            raise ValueError(f"adaptation learning rate must be a positive number, got {self.lr}")
+        if not (_is_real(self.amount) and math.isfinite(self.amount)):
+            raise ValueError(f"the amount of domain shift must be a finite number, got {show(self.amount)}")
+        check_shape_settings(self)
+        normalise_fields(self, {"source_lr": check_rate("source learning rate", self.source_lr),
+                                "lr": check_rate("adaptation learning rate", self.lr), "seed": check_seed(self.seed),
+                                "small_data": check_bool("small_data", self.small_data)})
         object.__setattr__(self, "max_steps", _optional(self.max_steps, "step cap"))
         object.__setattr__(self, "limit", _optional(self.limit, "few-shot limit (target training examples)"))
         self.domain_shift()        # DomainShift checks kind and amount
