@@ -327,8 +327,9 @@ def task_outputs(out: Tensor | dict[str, Tensor], tasks: Sequence[Task]) -> dict
 def evaluate_model(model: nn.Module | Callable, split: Split, tasks: Sequence[Task], batch_size: int = 1024
                    ) -> dict[str, float]:
     """Test metric per task of a single network (tensor output) or a CoupledSystem (dict output)."""
-    from .metrics import task_metric
+    from .metrics import check_split, task_metric
 
+    check_split(split, batch_size)
     was_training = getattr(model, "training", False)
     if isinstance(model, nn.Module):
         model.eval()

@@ -31,7 +31,8 @@ class SensitivityConfig:
         if isinstance(self.sparsities, (str, bytes)) or not isinstance(self.sparsities, (list, tuple)) \
                 or not self.sparsities or len(self.sparsities) > 1000:
             raise ValueError(f"sparsities must name 1 to 1000 values in [0, 1), got {show(self.sparsities)}")
-        object.__setattr__(self, "sparsities", tuple(check_sparsity(s) for s in self.sparsities))
+        object.__setattr__(self, "sparsities", tuple(check_sparsity(s, f"sparsities[{i}]")
+                                                     for i, s in enumerate(self.sparsities)))
         if self.layers is not None:
             if isinstance(self.layers, str) or not isinstance(self.layers, (list, tuple)) \
                     or not all(isinstance(n, str) for n in self.layers):

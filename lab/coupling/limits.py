@@ -24,6 +24,7 @@ import math
 from typing import Any, Mapping
 
 import numpy as np
+import torch
 from torch import Tensor
 
 from ..validation import _is_int, check_ints, show
@@ -114,8 +115,8 @@ def check_size(bound: int) -> None:
 
 
 def check_state_dict(expected: Mapping[str, Tensor], given: Any, source: str = "the state dict") -> None:
-    """One ValueError listing missing, unexpected and mis-shaped entries of ``given`` against the
-    state dict a build produces (``expected``: e.g. built on the meta device)."""
+    """One ValueError listing missing, unexpected, mis-shaped and non-finite entries of ``given``
+    against the state dict a build produces (``expected``: e.g. built on the meta device)."""
     if not isinstance(given, Mapping):
         raise ValueError(f"{source} must be a mapping of parameter names to tensors, got {show(given)}")
     not_tensor = [k for k, v in given.items() if not isinstance(v, Tensor)]
@@ -125,9 +126,12 @@ def check_state_dict(expected: Mapping[str, Tensor], given: Any, source: str = "
              for k, v in expected.items()
              if k in given and isinstance(given[k], Tensor)
              and (tuple(given[k].shape) != tuple(v.shape) or given[k].dtype != v.dtype)]
+    non_finite = [k for k, v in given.items() if isinstance(v, Tensor) and k in expected and not wrong
+                  and v.is_floating_point() and not bool(torch.isfinite(v).all())]
     problems = []
     for label, items in (("entries that are not tensors", not_tensor), ("missing", missing),
-                         ("unexpected", unexpected), ("wrong shape or dtype", wrong)):
+                         ("unexpected", unexpected), ("wrong shape or dtype", wrong),
+                         ("NaN/inf values", non_finite)):
         if items:
             shown = ", ".join(map(str, items[:4])) + (f" and {len(items) - 4} more" if len(items) > 4 else "")
             problems.append(f"{label}: {shown}")

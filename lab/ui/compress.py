@@ -363,6 +363,7 @@ class CompressionPanel(TrainingPanel):
         loaded = self._require_model()
         config = self.read_recipe()
         if self._action == "recipe":
+            config.check_for(loaded.model, loaded.data)      # what the recipe needs of this model, before it runs
             return partial(self._run_recipe, config, loaded)
         return partial(self._export, config, loaded)
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from ..compress.fakequant import check_bits
 from ..compress.fit import FitConfig
-from ..compress.recipe import RecipeOptions, StepSpec, parse_recipe
+from ..compress.recipe import RecipeOptions, StepSpec, check_recipe, parse_recipe
 from ..compress.reference import FAST_EPOCHS, REFERENCE_FIT
 from ..cost import CostWeights, MeasureConfig
 from ..data.digits import NUM_DIGITS
@@ -109,6 +109,11 @@ class RecipeConfig:
 
     def steps(self) -> list[StepSpec]:
         return parse_recipe(self.recipe)
+
+    def check_for(self, model: Any, data: Any) -> None:
+        """ValueError when the recipe cannot apply to ``model`` and ``data`` (a distill task the data lacks,
+        int8:dynamic without Linear layers, more k-means clusters than a layer has weights)."""
+        check_recipe(self.steps(), data, model)
 
     def finetune(self) -> FitConfig:
         if not _is_int(self.finetune_epochs) or not 0 <= self.finetune_epochs <= MAX_EPOCHS:
