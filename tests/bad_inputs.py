@@ -10,6 +10,7 @@ Every case is classified:
 * **lost**    - refused only after work started, or finished work that should have been kept is gone.
 
     python -m tests.bad_inputs          # prints the counts table (and every case that is not clear)
+    python -m tests.bad_inputs api cli  # only these surfaces
 
 ``tests/test_bad_input.py`` runs the same table and asserts 0 crash, 0 silent, 0 lost, 0 unclear.
 """
@@ -771,11 +772,13 @@ def format_counts(table: dict[str, dict[str, int]]) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Run the probe (``argv``: surfaces to run, e.g. ``api cli``; none = all) and print the counts."""
+    surfaces = set(sys.argv[1:] if argv is None else argv)
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory(prefix="lab-bad-inputs-") as d:
         os.environ.setdefault("LAB_RUNS", str(Path(d) / "runs"))
-        results = run_cases(build_cases(), Path(d))
+        results = run_cases([c for c in build_cases() if not surfaces or c.surface in surfaces], Path(d))
     for c, verdict, detail in results:
         if verdict != "clear":
             print(f"[{verdict}] {c.surface}: {c.name}\n    {detail[:300]}")

@@ -109,8 +109,8 @@ def check_before_training(args, data, system_config: SystemConfig, strategies: l
         raise ValueError(f"unknown strategies {unknown}; choose from {list(COUPLINGS)}")
     if train_config is not None and train_config.task_weights is not None \
             and len(train_config.task_weights) != len(data.tasks):
-        raise ValueError(f"--task-weights gives {len(train_config.task_weights)} weights for the "
-                         f"{len(data.tasks)} tasks {list(data.task_names)} of {data.name!r}; give one per task")
+        raise ValueError(f"--task-weights: got {len(train_config.task_weights)} task weights for {len(data.tasks)} "
+                         f"tasks {list(data.task_names)} of {data.name!r}; give one lambda per task")
     names = weightings or ([args.weighting] if args.weighting else [])
     for s in strategies if train_config is not None else ():
         system = build_system(data, replace(system_config, strategy=s))    # cheap: no training
