@@ -767,7 +767,7 @@ def counts(results: list[tuple[Case, str, str]]) -> dict[str, dict[str, int]]:
 
 def format_counts(table: dict[str, dict[str, int]]) -> str:
     lines = [f"{'surface':<10}" + "".join(f"{v:>9}" for v in VERDICTS) + f"{'cases':>9}"]
-    for surface, row in table.items():
+    for surface, row in sorted(table.items(), key=lambda item: item[0] == "total"):     # the total last
         lines.append(f"{surface:<10}" + "".join(f"{row[v]:>9}" for v in VERDICTS) + f"{sum(row.values()):>9}")
     return "\n".join(lines)
 
