@@ -38,7 +38,11 @@ from torch import Tensor, nn
 
 from .data.base import MultiTaskData, Split
 from .metrics import evaluate, task_loss
+from .coupling.limits import MAX_MODULES
+from .validation import _is_int, _is_real, check_bool, check_float, check_floats, check_ints, normalise_fields, show
 
+MAX_EPS = 1e6          # attack radius / step size (input units)
+MAX_STEPS = 10_000     # PGD steps
 AttackKind = Literal["fgsm", "pgd"]
 ATTACK_KINDS: tuple[str, ...] = ("fgsm", "pgd")
 
@@ -60,24 +64,33 @@ class Attack:
     def __post_init__(self) -> None:
         if self.kind not in ATTACK_KINDS:
             raise ValueError(f"unknown attack {self.kind!r}; choose from {list(ATTACK_KINDS)}")
-        if not (isinstance(self.eps, (int, float)) and math.isfinite(self.eps) and self.eps >= 0):
-            raise ValueError(f"eps must be a finite number >= 0, got {self.eps}")
-        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
-            raise ValueError(f"steps must be an integer >= 1, got {self.steps}")
-        if self.step_size is not None and not (math.isfinite(self.step_size) and self.step_size > 0):
-            raise ValueError(f"step_size must be a positive number or None, got {self.step_size}")
-        if self.modules != "all":
+        if not (_is_real(self.eps) and math.isfinite(self.eps) and 0 <= self.eps <= MAX_EPS):
+            raise ValueError(f"eps must be a finite number >= 0 (at most {MAX_EPS:g}), got {show(self.eps)}")
+        if not _is_int(self.steps) or not 1 <= self.steps <= MAX_STEPS:
+            raise ValueError(f"steps must be an integer >= 1 (at most {MAX_STEPS}), got {show(self.steps)}")
+        if self.step_size is not None:
+            check_float("step_size", self.step_size, min=0.0, max=MAX_EPS, min_open=True)
+        if not (isinstance(self.modules, str) and self.modules == "all"):
             if isinstance(self.modules, str) or not isinstance(self.modules, (tuple, list)):
-                raise ValueError(f"modules must be 'all' or a tuple of module indices, got {self.modules!r}")
-            mods = tuple(int(m) for m in self.modules)
-            if not mods or any(m < 0 for m in mods) or len(set(mods)) != len(mods):
-                raise ValueError(f"modules must be distinct module indices >= 0 (at least one), got {self.modules}")
+                raise ValueError(f"modules must be 'all' or a tuple of module indices, got {show(self.modules)}")
+            try:
+                mods = check_ints("modules", self.modules, min=0, max=MAX_MODULES - 1)
+            except ValueError:
+                mods = ()
+            if not mods or len(set(mods)) != len(mods):
+                raise ValueError(f"modules must be distinct module indices >= 0 (at least one), got {show(self.modules)}")
             object.__setattr__(self, "modules", mods)
         if self.clamp is not None:
-            if len(self.clamp) != 2 or not float(self.clamp[0]) < float(self.clamp[1]):
-                raise ValueError(f"clamp must be (lo, hi) with lo < hi, or None; got {self.clamp}")
-            object.__setattr__(self, "clamp", (float(self.clamp[0]), float(self.clamp[1])))
-        object.__setattr__(self, "eps", float(self.eps))
+            try:
+                clamp = check_floats("clamp", self.clamp, length=2)
+            except ValueError:
+                clamp = (0.0, 0.0)
+            if not clamp[0] < clamp[1]:
+                raise ValueError(f"clamp must be (lo, hi) of finite numbers with lo < hi, or None; got {show(self.clamp)}")
+            object.__setattr__(self, "clamp", clamp)
+        normalise_fields(self, {"eps": float(self.eps), "steps": int(self.steps),
+                                "step_size": None if self.step_size is None else float(self.step_size),
+                                "random_start": check_bool("random_start", self.random_start)})
 
     @property
     def num_steps(self) -> int:
@@ -219,8 +232,10 @@ class AdversarialTraining:
     def __post_init__(self) -> None:
         if not isinstance(self.attack, Attack):
             raise ValueError(f"attack must be an Attack, got {type(self.attack).__name__}")
-        if not (math.isfinite(self.ratio) and 0.0 <= self.ratio <= 1.0):
-            raise ValueError(f"ratio (share of adversarial examples per batch) must lie in [0, 1], got {self.ratio}")
+        if not (_is_real(self.ratio) and math.isfinite(self.ratio) and 0.0 <= self.ratio <= 1.0):
+            raise ValueError(f"ratio (share of adversarial examples per batch) must lie in [0, 1], "
+                             f"got {show(self.ratio)}")
+        object.__setattr__(self, "ratio", float(self.ratio))
 
     def mix(self, system: nn.Module, x: Tensor, y: dict[str, Tensor], seed: int = 0) -> Tensor:
         """The batch with its first round(ratio * B) examples made adversarial (batches arrive shuffled)."""

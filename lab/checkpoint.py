@@ -16,12 +16,14 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from .atomic import atomic_write_with
+from .coupling.limits import check_state_dict
 from .coupling.system import CoupledSystem
 from .history import History, RunFolderError
 from .train import Callback
@@ -50,12 +52,13 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise RunFolderError(f"no checkpoint file at {path}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for truncated, foreign or unsafe files
-        if isinstance(err, pickle.UnpicklingError) and "weights only" in str(err).lower():
-            raise RunFolderError(f"{path} is not a readable checkpoint: it holds Python objects other than "
-                                 "tensors and plain data, which would be unsafe to load (refused)") from None
-        reason = str(err).split(". ")[0].splitlines()[0] if str(err) else type(err).__name__
-        raise RunFolderError(f"{path} is not a readable checkpoint (corrupt or not a torch file): {reason}") from None
+    except pickle.UnpicklingError as err:
+        raise RunFolderError(f"{path} is not a readable checkpoint: it was refused as unsafe, as it holds Python "
+                             f"objects that a plain checkpoint never contains ({unpickling_reason(err)}); it was not "
+                             "loaded - open only checkpoints you trust") from None
+    except Exception as err:  # torch raises several types for truncated or foreign files
+        raise RunFolderError(f"{path} is not a readable checkpoint (corrupt, truncated or not a torch file; "
+                             f"{type(err).__name__}: {unpickling_reason(err)})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise RunFolderError(f"{path} is not a lab checkpoint (expected format {FORMAT!r})")
     for key, kind in (("architecture", dict), ("state_dict", dict)):
@@ -81,19 +84,32 @@ def checkpoint_history(payload: dict[str, Any], path: str | os.PathLike) -> Hist
 
 def system_from_checkpoint(payload: dict[str, Any], path: str | os.PathLike) -> CoupledSystem:
     """Rebuild the system of a ``read_checkpoint`` payload and load its weights (eval mode)."""
-    try:
-        system = CoupledSystem.from_architecture(payload["architecture"])
+    try:        # architecture and state dict are checked against the limits and each other before allocating
+        system = CoupledSystem.from_architecture(payload["architecture"], payload["state_dict"])
     except RunFolderError:
         raise
     except (KeyError, TypeError, ValueError) as err:
-        raise RunFolderError(f"{path} has an invalid architecture record: "
-                             f"{err if isinstance(err, ValueError) else f'{type(err).__name__}: {err}'}") from None
+        raise RunFolderError(f"{path}: {err if isinstance(err, ValueError) else f'{type(err).__name__}: {err}'}"
+                             ) from None
     try:
         system.load_state_dict(payload["state_dict"])
     except RuntimeError as err:
         raise RunFolderError(f"the weights in {path} do not fit its architecture: "
                              f"{str(err).splitlines()[0]}") from None
     return system.eval()
+
+
+def unpickling_reason(err: BaseException) -> str:
+    """The cause in torch's load error, without its advice to load unsafely (``weights_only=False``,
+    allow-listing globals): e.g. "Unsupported global: GLOBAL builtins.eval"."""
+    text = str(err)
+    found = re.search(r"WeightsUnpickler error:\s*(.*?)(?:\.\s+Please|\n|$)", text)
+    if found:
+        text = found.group(1)
+    sentences = re.split(r"(?<=[.!?])\s+|\n+", text)
+    kept = [s.strip() for s in sentences if s.strip() and not re.search(
+        r"weights_only|safe_globals|trust|arbitrary code|pytorch\.org", s, re.IGNORECASE)]
+    return " ".join(kept)[:300] or type(err).__name__
 
 
 def load_checkpoint(path: str | os.PathLike) -> CoupledSystem:
@@ -108,6 +124,7 @@ def load_weights(system: CoupledSystem, path: str | os.PathLike) -> CoupledSyste
     if saved != mine:
         diff = {k: (saved.get(k), mine.get(k)) for k in set(saved) | set(mine) if saved.get(k) != mine.get(k)}
         raise ValueError(f"checkpoint {path} is from a different architecture; (saved, this system): {diff}")
+    check_state_dict(system.state_dict(), payload["state_dict"], f"the state dict of {path}")
     system.load_state_dict(payload["state_dict"])
     return system
 

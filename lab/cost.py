@@ -39,6 +39,7 @@ from .data.base import MultiTaskData
 from .metrics import evaluate_model, task_outputs
 from .tables import format_table
 from .timing import eval_mode, fixed_threads, peak_memory, time_call
+from .validation import _is_real, check_bool, check_int, normalise_fields, show
 
 KB = 1000
 MB = 1000 ** 2
@@ -99,8 +100,9 @@ class CostWeights:
     def __post_init__(self) -> None:
         for name in ("flops", "bytes", "latency"):
             v = getattr(self, name)
-            if not (v >= 0 and math.isfinite(v)):
-                raise ValueError(f"cost weight {name} must be a finite number >= 0, got {v}")
+            if not (_is_real(v) and math.isfinite(v) and 0 <= v <= 1e6):
+                raise ValueError(f"cost weight {name} must be a finite number >= 0, got {show(v)} (at most 1e6)")
+            object.__setattr__(self, name, float(v))
 
 
 def objective(report: Report, weights: CostWeights = CostWeights(), reference: Report | None = None) -> float:
@@ -121,7 +123,8 @@ def objective(report: Report, weights: CostWeights = CostWeights(), reference: R
 # --- one report --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class MeasureConfig:
-    """What ``measure`` does: timing (``latency``), ``memory``, ``packed`` size; batch and threads."""
+    """What ``measure`` does: timing (``latency``), ``memory``, ``packed`` size; batch and threads.
+    Allowed: batch_size 1..65536, repeats 1..100000, warmup 0..100000, threads 1..1024, flags True/False."""
 
     latency: bool = True
     batch_size: int = 1
@@ -132,8 +135,13 @@ class MeasureConfig:
     packed: bool = True
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1 or self.repeats < 1 or self.warmup < 0 or self.threads < 1:
-            raise ValueError(f"need batch_size, repeats, threads >= 1 and warmup >= 0, got {self}")
+        normalise_fields(self, {
+            "latency": check_bool("latency", self.latency), "memory": check_bool("memory", self.memory),
+            "packed": check_bool("packed", self.packed),
+            "batch_size": check_int("batch_size", self.batch_size, min=1, max=65536),
+            "repeats": check_int("repeats", self.repeats, min=1, max=100_000),
+            "warmup": check_int("warmup", self.warmup, min=0, max=100_000),
+            "threads": check_int("threads", self.threads, min=1, max=1024)})
 
 
 FAST_MEASURE = MeasureConfig(latency=False, memory=False)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .data.base import Split, Task
+from .validation import check_int
 
 
 def task_loss(task: Task, output: Tensor, target: Tensor) -> Tensor:
@@ -51,6 +52,13 @@ def task_metric(task: Task, output: Tensor, target: Tensor) -> float:
     return float(1 - sse / sst) if sst > 0 else 0.0
 
 
+def check_split(split: object, batch_size: object = 1) -> None:
+    """ValueError unless ``split`` is a ``Split`` and ``batch_size`` an integer from 1 to 10**6."""
+    if not isinstance(split, Split):
+        raise ValueError(f"split must be a lab.data.Split (e.g. data.test), got {type(split).__name__}")
+    check_int("batch_size", batch_size, min=1, max=1_000_000)
+
+
 @torch.no_grad()
 def predict(model: nn.Module, x: Tensor, batch_size: int = 1024) -> dict[str, Tensor]:
     """Outputs of ``model`` on ``x`` in eval mode, concatenated over batches (mode restored after)."""
@@ -65,7 +73,9 @@ def predict(model: nn.Module, x: Tensor, batch_size: int = 1024) -> dict[str, Te
 
 def evaluate(model: nn.Module, split: Split, tasks: tuple[Task, ...], batch_size: int = 1024
              ) -> dict[str, dict[str, float]]:
-    """{"loss": {task: value}, "metric": {task: value}} on a split (eval mode, no grad)."""
+    """{"loss": {task: value}, "metric": {task: value}} on a split (eval mode, no grad). A Split holds
+    float32 inputs whatever it was built from (``lab.data.Split`` converts NumPy arrays and other dtypes)."""
+    check_split(split, batch_size)
     out = predict(model, split.x, batch_size)
     return {"loss": {t.name: float(task_loss(t, out[t.name], split.y[t.name])) for t in tasks},
             "metric": {t.name: task_metric(t, out[t.name], split.y[t.name]) for t in tasks}}
@@ -83,6 +93,7 @@ def task_outputs(out: Tensor | dict[str, Tensor], tasks: Sequence[Task]) -> dict
 def evaluate_model(model: nn.Module | Callable, split: Split, tasks: Sequence[Task], batch_size: int = 1024
                    ) -> dict[str, float]:
     """Test metric per task of a single network (tensor output) or a CoupledSystem (dict output)."""
+    check_split(split, batch_size)
     was_training = getattr(model, "training", False)
     if isinstance(model, nn.Module):
         model.eval()

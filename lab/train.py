@@ -9,8 +9,10 @@ weighting and its options, data name and info, adversarial settings - go into
 the History's typed fields. Callbacks see every step and epoch; a stop flag
 (``threading.Event``) ends training cleanly after the current step, and the
 partial epoch is still evaluated and recorded. A NaN/inf loss raises
-``NonFiniteLossError`` naming the epoch and step; its ``.history`` (and the
-``history`` passed in, if any) keeps everything recorded so far.
+``NonFiniteLossError`` naming the epoch and step; a loss that explodes (or NaN/inf
+parameters, W or metrics at the end of an epoch) raises ``DivergenceError`` naming the
+epoch (see ``lab.divergence``). Their ``.history`` (and the ``history`` passed in, if
+any) keeps everything recorded so far.
 """
 from __future__ import annotations
 
@@ -26,10 +28,11 @@ from tqdm.std import tqdm   # text on stderr: tqdm.auto's notebook widget is clo
                             # notebook then shows "Error displaying widget: model not found" where it was
 
 from .coupling.system import CoupledSystem
+from .divergence import DIVERGENCE_FACTOR, DivergenceError, NonFiniteLossError, check_epoch
 from .data.base import MultiTaskData
 from .history import History
 from .seeding import generator, seeded_training
-from .validation import check_optimiser_settings
+from .validation import check_device, check_float, check_floats, check_optimiser_settings, check_seed, normalise_fields
 from .metrics import evaluate, task_loss, task_metric
 from .weighting import Fixed, Weighting
 
@@ -42,7 +45,12 @@ class TrainConfig:
     """Optimisation settings. ``task_weights`` are the fixed lambdas (one per task,
     None = all 1) used when no weighting object is passed. ``coupling_lr_scale``
     multiplies the learning rate of the coupling parameters (W), as cross-stitch
-    training often uses a larger rate for them."""
+    training often uses a larger rate for them.
+
+    Allowed (checked on creation, ValueError naming the field otherwise; see ``lab.validation``):
+    epochs 1..100000, batch_size 1..1000000, lr in (0, 1e6], optimizer adam|sgd, momentum in [0, 1),
+    weight_decay in [0, 1], task_weights finite >= 0 (at most 1e6 each), coupling_lr_scale in (0, 1000],
+    seed 0..2**31-1, device "cpu" or an available CUDA device. NumPy numbers are accepted."""
 
     epochs: int = 20
     batch_size: int = 64
@@ -57,10 +65,16 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_optimiser_settings(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay)
-        if self.coupling_lr_scale <= 0:
-            raise ValueError(f"coupling_lr_scale must be > 0, got {self.coupling_lr_scale}")
-        if self.task_weights is not None:
-            object.__setattr__(self, "task_weights", tuple(float(w) for w in self.task_weights))
+        normalise_fields(self, {
+            "epochs": int(self.epochs), "batch_size": int(self.batch_size), "lr": float(self.lr),
+            "weight_decay": float(self.weight_decay),
+            "momentum": check_float("momentum", self.momentum, min=0.0, max=1.0, max_open=True),
+            "coupling_lr_scale": check_float("coupling_lr_scale", self.coupling_lr_scale, min=0.0, max=1000.0,
+                                             min_open=True),
+            "task_weights": None if self.task_weights is None else check_floats(
+                "task_weights", self.task_weights, min=0.0, max=1e6, max_len=64),
+            "seed": check_seed(self.seed),
+            "device": check_device(self.device)})
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -104,14 +118,6 @@ class FunctionCallback(Callback):
     def on_epoch_end(self, system, history):
         if self._on_epoch:
             self._on_epoch(system, history)
-
-
-class NonFiniteLossError(ValueError):
-    """The joint loss became NaN or inf; ``history`` holds what was recorded before."""
-
-    def __init__(self, message: str, history: History):
-        super().__init__(message)
-        self.history = history
 
 
 def check_compatible(system: CoupledSystem, data: MultiTaskData) -> None:
@@ -175,6 +181,7 @@ def train(system: CoupledSystem, data: MultiTaskData, config: TrainConfig | None
         for cb in callbacks:
             cb.on_train_start(system, history)
         global_step = 0
+        initial: dict[str, float] = {}
         bar = tqdm(range(1, config.epochs + 1), desc=f"train {system.strategy}", disable=not progress, leave=False)
         for epoch in bar:
             t0 = time.perf_counter()
@@ -192,6 +199,8 @@ def train(system: CoupledSystem, data: MultiTaskData, config: TrainConfig | None
                 optimizer.zero_grad(set_to_none=True)
                 out = system(xb)
                 losses = {t.name: task_loss(t, out[t.name], yb[t.name]) for t in tasks}
+                if not initial:      # the untrained model's losses: the yardstick for divergence
+                    initial = {t: float(v.detach()) for t, v in losses.items()}
                 bad = [t for t, v in losses.items() if not torch.isfinite(v)]
                 if bad:
                     history.error = (f"non-finite loss at epoch {epoch}, step {step}: "
@@ -222,8 +231,14 @@ def train(system: CoupledSystem, data: MultiTaskData, config: TrainConfig | None
             train_loss["total"] = sum(weights.get(t, 1.0) * train_loss[t] for t in names)
             weighting.on_epoch_end(epoch, {t: train_loss[t] for t in names})
             val_result = evaluate(system, val, tasks)
-            history.record_epoch(epoch, train_loss, {t: correct[t] / seen for t in names}, val_result,
-                                 weights, system.coupling_matrices(val), time.perf_counter() - t0)
+            train_metric, matrices = {t: correct[t] / seen for t in names}, system.coupling_matrices(val)
+            try:
+                check_epoch(epoch, system, history, initial, train_loss, train_metric, val_result, weights, matrices)
+            except DivergenceError:
+                bar.close()
+                raise
+            history.record_epoch(epoch, train_loss, train_metric, val_result, weights, matrices,
+                                 time.perf_counter() - t0)
             bar.set_postfix(loss=f"{train_loss['total']:.3f}")
             for cb in callbacks:
                 cb.on_epoch_end(system, history)

@@ -37,6 +37,7 @@ from .data.shifts import SHIFT_KINDS, DomainShift, shift_domain
 from .history import History
 from .metrics import evaluate
 from .train import Callback, FunctionCallback, TrainConfig, check_compatible, train
+from .validation import check_optional_int, normalise_fields
 from .weighting import Weighting
 
 TransferMode = Literal["coupling", "heads", "modules", "all"]
@@ -57,11 +58,12 @@ class TransferConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError(f"max_steps must be >= 1 or None, got {self.max_steps}")
-        if self.limit is not None and self.limit < 1:
-            raise ValueError(f"limit must be >= 1 or None, got {self.limit}")
-        self.train_config()  # validates epochs, lr, batch_size, optimizer
+        normalise_fields(self, {
+            "max_steps": check_optional_int("max_steps", self.max_steps, min=1, max=10 ** 9),
+            "limit": check_optional_int("limit", self.limit, min=1, max=10 ** 9)})
+        config = self.train_config()  # validates epochs, lr, batch_size, optimizer, seed
+        normalise_fields(self, {"epochs": config.epochs, "lr": config.lr, "batch_size": config.batch_size,
+                                "seed": config.seed})
 
     def train_config(self) -> TrainConfig:
         return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, optimizer=self.optimizer,

@@ -109,13 +109,14 @@ def test_record_recipe_saves_after_every_step_and_reloads(tmp_path):
 
 
 def test_a_failing_step_is_recorded_with_the_steps_before_it(tmp_path):
-    config = RecipeConfig(recipe="prune:0.5,prune:1.0", **QUICK)
+    # what depends on an earlier step can only fail when it runs (bad values are refused before any step)
+    config = RecipeConfig(recipe="prune:0.99:epochs=0,kmeans:64", **QUICK)
     run = RecipeRun("r", config.recipe, "mlp", run_dir=tmp_path)
-    with pytest.raises(ValueError, match=r"sparsity must lie in \[0, 1\)"):
+    with pytest.raises(ValueError, match="clusters=64 is more than"):
         record_recipe(run, trained(), digits1(), config)
     back = load_recipe_run(tmp_path)
-    assert run.error.startswith("step 'prune:1.0': sparsity must lie in [0, 1)") and back.error == run.error
-    assert [r.step for r in back.reports] == ["fp32", "prune:0.5"]
+    assert run.error.startswith("step 'kmeans:64': clusters=64 is more than") and back.error == run.error
+    assert [r.step for r in back.reports] == ["fp32", "prune:0.99:epochs=0"]
 
 
 def test_a_run_saved_by_the_cli_lands_on_the_panels_pareto_plot(tmp_path, monkeypatch, capsys):

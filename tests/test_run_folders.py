@@ -149,7 +149,7 @@ def test_a_checkpoint_of_another_shape_is_refused_clearly(tmp_path, good_run, di
     other = build_system(digits, SystemConfig(strategy="cross_stitch", widths=(16,)))
     import torch
     torch.save({**payload, "state_dict": other.state_dict()}, folder / "checkpoint.pt")
-    with pytest.raises(RunFolderError, match="do not fit its architecture"):
+    with pytest.raises(RunFolderError, match="not fit its architecture"):
         load_run(folder)
 
 

@@ -21,7 +21,7 @@ def test_optimiser_choice_builds_and_is_checked_by_train_config():
     for bad in (dict(epochs=0), dict(batch_size=0), dict(optimizer="rmsprop")):
         assert message(lambda: OptimiserChoice(**bad)) == message(lambda: TrainConfig(**bad))
     assert message(lambda: OptimiserChoice(lr=float("nan"), label="source")) == \
-        "source learning rate must be a positive number, got nan"
+        "source learning rate must be a positive number, got nan (finite, at most 1e+06)"
 
 
 @pytest.mark.parametrize("field, value", [("epochs", 0), ("batch_size", 0)])
@@ -43,7 +43,8 @@ def test_panel_configs_share_the_data_and_adversarial_checks():
     assert message(lambda: PlaygroundConfig(adversarial="fgsm", adv_ratio=2.0)) == \
         message(lambda: RobustnessConfig(adversarial="fgsm", adv_ratio=2.0))
     assert message(lambda: PlaygroundConfig(width=0)) == message(lambda: RobustnessConfig(width=0)) == \
-        message(lambda: TransferPanelConfig(width=0)) == "width and stages must be >= 1, got width=0, stages=2"
+        message(lambda: TransferPanelConfig(width=0)) == \
+        "width and stages must be >= 1 (integers; width at most 16384, stages at most 64), got width=0, stages=2"
     assert re.search("must be a positive number", message(lambda: PlaygroundConfig(lr=-1.0)))
 
 

@@ -151,9 +151,12 @@ def test_recipe_fills_the_table_saves_reports_and_accumulates_on_the_pareto_plot
     ("prun:0.9", "Cannot run the recipe: unknown recipe step 'prun'; choose from ['prune'"),
     ("int8,prune:0.5", "Cannot run the recipe: step 'int8' turns the model into an integer graph, so it must be the "
                        "last step"),
-    ("prune:1.0", "The recipe failed at step 'prune:1.0': sparsity must lie in [0, 1)"),
-    ("prune:0.5:epochs=0,fakequant:1", "The recipe failed at step 'fakequant:1': bits must be an integer from 2 to 16, "
-                                       "got 1 (the steps before it are in the table)"),
+    # values are checked before any step runs (issue 8: a clear error before any work)
+    ("prune:1.0", "Cannot run the recipe: step 'prune': sparsity must lie in [0, 1)"),
+    ("prune:0.5:epochs=0,fakequant:1", "Cannot run the recipe: step 'fakequant': bits must be an integer from 2 to 16, "
+                                       "got '1'"),
+    # what depends on earlier steps can only fail when it runs: the steps before it are kept
+    ("prune:0.99:epochs=0,kmeans:64", "The recipe failed at step 'kmeans:64': clusters=64 is more than the"),
 ])
 def test_bad_recipes_show_a_readable_message(trained, recipe, reason):
     cp = trained

@@ -13,16 +13,19 @@ The work is done by the core functions the compression panel calls too: ``Recipe
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import replace
 from pathlib import Path
 
-from ..compress.recipe import describe_steps
+from ..compress.recipe import check_recipe, describe_steps
 from ..compress.recipe_config import RecipeConfig
 from ..compress.recipe_runs import RecipeRun, export_plan, record_recipe
 from ..compress.reference import FAST_EPOCHS, REFERENCE_FIT, digit_data, train_reference
 from ..cost import CostWeights, evaluate_model, format_reports
-from ..models import MODELS
+from ..coupling.system import COUPLINGS, SystemConfig, build_system
+from ..models import MODELS, build_model
 from ..settings import fast_mode
+from ..validation import LR_MAX, MAX_EPOCHS, check_float, check_int, check_output_path, check_seed
 from .help import DefaultsHelpFormatter
 
 MODEL_CHOICES = list(MODELS) + ["coupled"]
@@ -46,7 +49,8 @@ def add_parser(sub) -> None:
                    help="comma-separated steps (e.g. prune:0.9,kmeans:16,int8) or a .yaml/.json file")
     p.add_argument("--run", default=None,
                    help="compress a saved coupled run: its folder, or 'latest' (default: train --model instead)")
-    p.add_argument("--strategy", default="cross_stitch", help="coupling for --model coupled / --run latest")
+    p.add_argument("--strategy", default="cross_stitch", choices=list(COUPLINGS),
+                   help="coupling for --model coupled / --run latest")
     p.add_argument("--seed", type=int, default=0, help="seed for data, training and fine-tuning")
     p.add_argument("--epochs", type=int, default=None,
                    help=f"training epochs of the model to compress (default: {REFERENCE_FIT.epochs} for a reference "
@@ -108,23 +112,68 @@ def _coupled(args, data):
     return result.system, data
 
 
-def run(args) -> int:
-    from ..data import load_digits_tasks
-
+def check_args(args) -> tuple[CostWeights, RecipeConfig]:
+    """Every option checked before any model is built, trained or loaded: (recipe steps, objective
+    weights, the recipe's settings). ValueError naming the option otherwise."""
     if len(args.weights) not in (2, 3):
         raise ValueError(f"--weights takes flops,bytes or flops,bytes,latency; got {args.weights}")
     weights = CostWeights(*args.weights)
-    config = RecipeConfig(recipe=args.recipe, latency=not args.no_latency, threads=args.threads,
-                          finetune_epochs=min(args.finetune_epochs, 2) if fast_mode() else args.finetune_epochs,
-                          finetune_lr=args.finetune_lr, weights=tuple(args.weights), seed=args.seed)
+    check_seed(args.seed, "--seed")
+    if args.limit is not None:
+        check_int("--limit", args.limit, min=1)
+    if args.epochs is not None:
+        if args.run is not None:
+            raise ValueError("--epochs trains a model, but --run loads a trained one; give one of them")
+        if args.epochs == 0:
+            raise ValueError("--epochs 0 would compress an untrained model (random weights); give --epochs >= 1, "
+                             "or leave it out for the default")
+        check_int("--epochs", args.epochs, min=1, max=MAX_EPOCHS)
+    if args.run is not None and args.model not in ("mlp", "coupled"):
+        raise ValueError(f"--model {args.model} trains a reference network, but --run loads a saved coupled system; "
+                         "give one of them")
+    epochs = check_int("--finetune-epochs", args.finetune_epochs, min=0, max=MAX_EPOCHS)
+    lr = check_float("--finetune-lr", args.finetune_lr, min=0.0, max=LR_MAX, min_open=True)
+    threads = check_int("--threads", args.threads, min=1, max=1024)
+    config = RecipeConfig(recipe=args.recipe, latency=not args.no_latency, threads=threads,
+                          finetune_epochs=min(epochs, 2) if fast_mode() else epochs, finetune_lr=lr,
+                          weights=tuple(args.weights), seed=args.seed)
+    if args.run is not None and args.run != "latest":
+        check_run_folder(args.run)
+    if args.export is not None:
+        check_output_path("--export", args.export, ".onnx")
+    return weights, config
+
+
+def check_run_folder(path: str) -> Path:
+    """A saved run's folder that exists and can be read (history.json and checkpoint.pt in it)."""
+    run_dir = Path(path)
+    if not run_dir.is_dir():
+        raise ValueError(f"--run {path}: no such folder" if not run_dir.exists() else f"--run {path} is not a folder")
+    for name in ("history.json", "checkpoint.pt"):
+        if not (run_dir / name).is_file():
+            raise ValueError(f"--run {path} is not a saved run: it has no {name}")
+        if not os.access(run_dir / name, os.R_OK):
+            raise ValueError(f"--run {path}: {name} cannot be read (permission denied)")
+    return run_dir
+
+
+def run(args) -> int:
+    from ..data import load_digits_tasks
+
+    weights, config = check_args(args)
+    specs = config.steps()
     coupled = args.model == "coupled" or args.run is not None
     if coupled:
         data = load_digits_tasks(seed=args.seed, limit=args.limit)
+        if args.run is None:        # what the recipe needs of the model and data, before training
+            check_recipe(specs, data, build_system(data, SystemConfig(strategy=args.strategy, widths=(64, 64))))
         model, data = _coupled(args, data)
     else:
         data = digit_data(args.seed, args.limit)
+        check_recipe(specs, data, build_model(args.model, data.input_shape, data.tasks[0].num_outputs))
         fit = REFERENCE_FIT if args.epochs is None else replace(REFERENCE_FIT, epochs=args.epochs)
         model = train_reference(args.model, data, fit, args.seed)
+    check_recipe(specs, data, model)
     test = evaluate_model(model, data.test, data.tasks)
     label = args.model if not coupled else model.strategy
     description = (f"{label} on digits (tasks {list(data.task_names)}), test metric "

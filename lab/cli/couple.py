@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..adversarial import ATTACK_KINDS, AdversarialTraining, Attack, input_range, robust_accuracy
 from ..compare import compare_strategies, compare_weightings, run_strategy, weighting_for
-from ..coupling.system import COUPLINGS, SystemConfig, build_system
+from ..coupling.system import COUPLINGS, SystemConfig
 from ..data import DATASETS, STRUCTURES, load_data
 from ..defaults import ADV_EPS, ADV_RATIO, ADV_STEPS, DATA, DEFAULT_SYSTEM, DEFAULT_TRAIN, STRUCTURE, field_default
 from ..runs import new_run_dir
@@ -23,7 +23,10 @@ from ..settings import fast_mode
 from ..tables import format_matrix, format_table
 from ..train import TrainConfig
 from ..transfer import TRANSFER_MODES, TransferConfig, compare_transfer, shifted
+from ..validation import check_int, check_seed
 from ..weighting import WEIGHTINGS
+from .couple_checks import (check_before_training, check_options, strategy_names, transfer_modes, weighting_names,
+                            weighting_options)
 from .help import DefaultsHelpFormatter
 from .progress import RunProgress
 
@@ -77,16 +80,17 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
 
 
 def data_from_args(args) -> object:
-    kwargs: dict = {"seed": args.seed}
+    kwargs: dict = {"seed": check_seed(args.seed, "--seed")}
+    limit = None if args.limit is None else check_int("--limit", args.limit, min=1)
     if args.data == "synthetic":
         kwargs["structure"] = args.structure
-        if args.limit:
-            kwargs["num_samples"] = args.limit
+        if limit is not None:
+            kwargs["num_samples"] = limit
     elif args.data == "mnist1d":
-        if args.limit:
-            kwargs["num_samples"] = args.limit
-    elif args.limit:
-        kwargs["limit"] = args.limit
+        if limit is not None:
+            kwargs["num_samples"] = limit
+    elif limit is not None:
+        kwargs["limit"] = limit
     return load_data(args.data, **kwargs)
 
 
@@ -164,26 +168,6 @@ def add_transfer_args(p: argparse.ArgumentParser) -> None:
                    help="adapt on this many target training examples (default: all)")
 
 
-def weighting_options(args, name: str) -> dict:
-    options = {}
-    if name == "gradnorm" and args.alpha is not None:
-        options["alpha"] = args.alpha
-    if name == "dwa" and args.temperature is not None:
-        options["temperature"] = args.temperature
-    return options
-
-
-def weighting_names(args) -> list[str] | None:
-    if args.weightings is None:
-        return None
-    names = list(WEIGHTINGS) if args.weightings.strip() == "all" else [w.strip() for w in args.weightings.split(",")
-                                                                       if w.strip()]
-    unknown = [w for w in names if w not in WEIGHTINGS]
-    if unknown or not names:
-        raise ValueError(f"unknown weightings {unknown or [args.weightings]}; choose from {list(WEIGHTINGS)} or 'all'")
-    return names
-
-
 def attack_from_args(args, data, kind: str) -> Attack:
     return Attack(kind, eps=args.eps, step_size=args.step_size, steps=args.attack_steps,
                   random_start=args.random_start,
@@ -191,41 +175,14 @@ def attack_from_args(args, data, kind: str) -> Attack:
                   clamp=input_range(data))
 
 
-def transfer_modes(args) -> tuple[list[str], bool]:
-    """(modes, skip modes the strategy lacks) from --transfer-mode."""
-    if args.transfer_mode is None:
-        return list(TRANSFER_MODES), True
-    modes = [m.strip() for m in args.transfer_mode.split(",") if m.strip()]
-    unknown = [m for m in modes if m not in TRANSFER_MODES]
-    if unknown or not modes:
-        raise ValueError(f"unknown transfer mode(s) {unknown or [args.transfer_mode]}; choose from "
-                         f"{list(TRANSFER_MODES)}")
-    return modes, False
-
-
-def check_before_training(args, data, system_config: SystemConfig, strategies: list[str],
-                          wants_coupling_transfer: bool) -> None:
-    """Refuse settings that would only fail after the (possibly long) training."""
-    if args.attack_modules is not None and data.num_inputs is None:
-        raise ValueError(f"--attack-modules needs per-module inputs, but every module of {data.name!r} sees the same "
-                         "input; leave it out to attack the shared input")
-    unknown = [s for s in strategies if s not in COUPLINGS]
-    if unknown:
-        raise ValueError(f"unknown strategies {unknown}; choose from {list(COUPLINGS)}")
-    if wants_coupling_transfer:
-        fixed = [s for s in strategies
-                 if not build_system(data, replace(system_config, strategy=s)).coupling_parameters()]
-        if fixed:
-            raise ValueError(f"transfer mode 'coupling' trains only W, but {fixed} have no coupling parameters; "
-                             "choose other --transfer-mode values or leave it out (every mode each strategy has)")
-
-
 def run(args) -> int:
-    data = data_from_args(args)
-    system_config, train_config = configs_from_args(args, args.strategy)
+    system_config, train_config = configs_from_args(args, args.strategy)     # settings first, then data
     weightings = weighting_names(args)
     if weightings is not None and args.weighting is not None:
         raise ValueError("give either --weighting (one) or --weightings (a sweep), not both")
+    strategies = strategy_names(args)
+    check_options(args, weightings)
+    data = data_from_args(args)
     adversarial = (AdversarialTraining(attack_from_args(args, data, args.adversarial), args.adv_ratio)
                    if args.adversarial else None)
     attack_kind = args.attack or args.adversarial
@@ -238,10 +195,8 @@ def run(args) -> int:
         transfer_config = TransferConfig(epochs=min(args.transfer_epochs, 2) if fast_mode() else args.transfer_epochs,
                                          lr=args.transfer_lr, batch_size=args.batch_size, limit=args.transfer_limit,
                                          seed=args.seed)
-    strategies = (args.strategies.split(",") if args.strategies else list(COUPLINGS)) if args.compare \
-        else [args.strategy]
     check_before_training(args, data, system_config, strategies,
-                          target is not None and not skip and "coupling" in modes)
+                          target is not None and not skip and "coupling" in modes, train_config, weightings)
     saved: dict[str, Path] = {}
 
     def run_dir_for(label: str) -> Path:

@@ -14,6 +14,7 @@ T² keeps the gradient scale comparable across temperatures. The teacher may be 
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -22,7 +23,8 @@ from torch import Tensor, nn
 
 from ..cost import MeasureConfig, Report, measure, task_outputs
 from ..data.base import MultiTaskData
-from .fit import FitConfig, fit
+from ..validation import _is_real, check_str, normalise_fields, show
+from .fit import FitConfig, check_finetune, fit
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,14 @@ class DistillConfig:
     train: FitConfig = field(default_factory=lambda: FitConfig(epochs=30, lr=1e-3))
 
     def __post_init__(self) -> None:
-        if not self.temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature}")
-        if not 0.0 <= self.alpha <= 1.0:
-            raise ValueError(f"alpha must lie in [0, 1], got {self.alpha}")
+        if not (_is_real(self.temperature) and math.isfinite(self.temperature) and 0 < self.temperature <= 100):
+            raise ValueError(f"temperature must be > 0 and <= 100 (a finite number), got {show(self.temperature)}")
+        if not (_is_real(self.alpha) and math.isfinite(self.alpha) and 0.0 <= self.alpha <= 1.0):
+            raise ValueError(f"alpha must lie in [0, 1], got {show(self.alpha)}")
+        if self.task is not None:
+            check_str("task", self.task)
+        check_finetune(self.train, "train", optional=False)
+        normalise_fields(self, {"temperature": float(self.temperature), "alpha": float(self.alpha)})
 
 
 def kd_loss(student_logits: Tensor, teacher_logits: Tensor, target: Tensor, temperature: float,

@@ -18,7 +18,8 @@ from torch import Tensor, nn
 from ..cost import MeasureConfig, Report, measure
 from ..data.base import MultiTaskData
 from ..seeding import seeded
-from .fit import FitConfig, fit
+from ..validation import _is_int, check_seed, normalise_fields, show
+from .fit import FitConfig, check_finetune, fit
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,10 @@ class EnsembleConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.members < 2:
-            raise ValueError(f"an ensemble needs members >= 2, got {self.members}")
+        if not _is_int(self.members) or not 2 <= self.members <= 64:
+            raise ValueError(f"an ensemble needs members >= 2 (an integer, at most 64), got {show(self.members)}")
+        check_finetune(self.train, "train", optional=False)
+        normalise_fields(self, {"members": int(self.members), "seed": check_seed(self.seed)})
 
 
 class AveragingEnsemble(nn.Module):

@@ -25,12 +25,14 @@ from torch import Tensor, nn
 
 from ..cost import MeasureConfig, Report, measure
 from ..data.base import MultiTaskData
+from ..validation import _is_int, check_bool, show
 from .prune import prunable_weights
 
 
 def check_bits(bits: int) -> int:
-    if int(bits) != bits or not 2 <= bits <= 16:
-        raise ValueError(f"bits must be an integer from 2 to 16, got {bits}")
+    """``bits`` as an int from 2 to 16 (NumPy integers accepted; floats, bools and strings refused)."""
+    if not _is_int(bits) or not 2 <= bits <= 16:
+        raise ValueError(f"bits must be an integer from 2 to 16, got {show(bits)}")
     return int(bits)
 
 
@@ -46,7 +48,8 @@ class FakeQuantConfig:
     include_coupling: bool = False
 
     def __post_init__(self) -> None:
-        check_bits(self.bits)
+        object.__setattr__(self, "bits", check_bits(self.bits))
+        check_bool("include_coupling", self.include_coupling)
         if self.granularity not in ("tensor", "channel"):
             raise ValueError(f"granularity must be 'tensor' or 'channel', got {self.granularity!r}")
         if self.scheme not in ("symmetric", "affine"):

@@ -19,9 +19,10 @@ from torch import Tensor, nn
 
 from ..cost import task_outputs
 from ..data.base import MultiTaskData
+from ..divergence import DIVERGENCE_FACTOR
 from ..metrics import task_loss
 from ..seeding import generator, seeded_training
-from ..validation import check_optimiser_settings
+from ..validation import check_optimiser_settings, check_seed, normalise_fields, show
 
 # loss(model, x, y) -> {"loss": total, ...parts}; the default sums the task losses
 LossFn = Callable[[nn.Module, Tensor, dict[str, Tensor]], dict[str, Tensor]]
@@ -29,7 +30,10 @@ LossFn = Callable[[nn.Module, Tensor, dict[str, Tensor]], dict[str, Tensor]]
 
 @dataclass(frozen=True)
 class FitConfig:
-    """Optimisation settings for ``fit`` (Adam or SGD with momentum)."""
+    """Optimisation settings for ``fit`` (Adam or SGD with momentum 0.9).
+
+    Allowed: epochs 0..100000 (0 = no training), batch_size 1..1000000, lr in (0, 1e6],
+    optimizer adam|sgd, weight_decay in [0, 1], seed 0..2**31-1 (``lab.validation``)."""
 
     epochs: int = 30
     batch_size: int = 64
@@ -41,6 +45,14 @@ class FitConfig:
     def __post_init__(self) -> None:
         check_optimiser_settings(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay,
                                  min_epochs=0)
+        normalise_fields(self, {"epochs": int(self.epochs), "batch_size": int(self.batch_size), "lr": float(self.lr),
+                                "weight_decay": float(self.weight_decay), "seed": check_seed(self.seed)})
+
+
+def check_finetune(finetune: object, name: str = "finetune", optional: bool = True) -> None:
+    """ValueError unless ``finetune`` is a FitConfig (or None when ``optional``)."""
+    if not (isinstance(finetune, FitConfig) or (optional and finetune is None)):
+        raise ValueError(f"{name} must be a FitConfig{' or None' if optional else ''}, got {show(finetune)}")
 
 
 def task_losses(model: nn.Module, x: Tensor, y: dict[str, Tensor], data: MultiTaskData) -> dict[str, Tensor]:
@@ -74,7 +86,8 @@ def fit(model: nn.Module, data: MultiTaskData, config: FitConfig = FitConfig(), 
         else:
             opt = torch.optim.SGD(trainable, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
         model.train()
-        for _ in range(config.epochs):
+        initial: float | None = None
+        for epoch in range(1, config.epochs + 1):
             perm = torch.randperm(n, generator=gen)
             total = 0.0
             for i in range(0, n, config.batch_size):
@@ -82,12 +95,19 @@ def fit(model: nn.Module, data: MultiTaskData, config: FitConfig = FitConfig(), 
                 opt.zero_grad(set_to_none=True)
                 value = loss_fn(model, x[idx], {k: v[idx] for k, v in y.items()})["loss"]
                 if not torch.isfinite(value):
-                    raise ValueError(f"non-finite loss {value.item()} while fitting; lower the learning rate")
+                    raise ValueError(f"non-finite loss {value.item()} while fitting (epoch {epoch}); "
+                                     "lower the learning rate")
+                if initial is None:
+                    initial = float(value.detach())
                 value.backward()
                 opt.step()
                 if after_step is not None:
                     after_step(model)
                 total += value.item() * len(idx)
             curve.append(total / n)
+            if curve[-1] > DIVERGENCE_FACTOR * max(initial, 1.0) or not all(
+                    torch.isfinite(p).all() for p in trainable if p.is_floating_point()):
+                raise ValueError(f"fitting diverged at epoch {epoch}: mean loss {curve[-1]:.3g} from {initial:.3g} "
+                                 "at the first step, or weights became NaN/inf; lower the learning rate")
     model.eval()
     return curve

@@ -21,7 +21,8 @@ from torch import nn
 
 from ..cost import MeasureConfig, Report, evaluate_model, measure
 from ..data.base import MultiTaskData
-from .fit import FitConfig
+from ..validation import check_int, normalise_fields, show
+from .fit import FitConfig, check_finetune
 from .prune import PruneConfig, check_sparsity, prune_inplace, prunable_weights
 
 
@@ -37,12 +38,15 @@ class GradualConfig:
     finetune: FitConfig = field(default_factory=lambda: FitConfig(epochs=2, lr=5e-4))
 
     def __post_init__(self) -> None:
-        check_sparsity(self.final_sparsity)
-        check_sparsity(self.initial_sparsity)
-        if self.initial_sparsity > self.final_sparsity:
-            raise ValueError(f"initial_sparsity {self.initial_sparsity} is above final_sparsity {self.final_sparsity}")
-        if self.steps < 1:
-            raise ValueError(f"steps must be >= 1, got {self.steps}")
+        final = check_sparsity(self.final_sparsity, "final_sparsity")
+        initial = check_sparsity(self.initial_sparsity, "initial_sparsity")
+        if initial > final:
+            raise ValueError(f"initial_sparsity {initial} is above final_sparsity {final}")
+        if self.scope not in ("layer", "global"):
+            raise ValueError(f"scope must be 'layer' or 'global', got {show(self.scope)}")
+        check_finetune(self.finetune, optional=False)
+        normalise_fields(self, {"final_sparsity": final, "initial_sparsity": initial,
+                                "steps": check_int("steps", self.steps, min=1, max=1000)})
 
 
 def sparsity_schedule(config: GradualConfig) -> list[float]:

@@ -35,7 +35,8 @@ from torch import Tensor, nn
 from ..cost import MeasureConfig, Report, count_flops, example_input, measure
 from ..data.base import MultiTaskData
 from ..seeding import seeded
-from .fit import FitConfig, fit
+from ..validation import check_bool, check_int, normalise_fields
+from .fit import FitConfig, check_finetune, fit
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,10 @@ class Int8Config:
             raise ValueError(f"int8 mode must be 'dynamic', 'static' or 'qat', got {self.mode!r}")
         if self.engine not in ("torch", "torchao"):
             raise ValueError(f"engine must be 'torch' or 'torchao', got {self.engine!r}")
-        if self.calibration_size < 1:
-            raise ValueError(f"calibration_size must be >= 1, got {self.calibration_size}")
+        normalise_fields(self, {"calibration_size": check_int("calibration_size", self.calibration_size, min=1,
+                                                               max=1_000_000),
+                                "compile": check_bool("compile", self.compile)})
+        check_finetune(self.finetune, optional=False)
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from torch import nn
 from ..cost import evaluate_model, fixed_threads, saved_size, state_for_saving
 from ..data.base import MultiTaskData
 from ..formats.packed import write_packed
+from ..validation import check_choice, check_int, show
 from .fakequant import check_bits, fake_quantize_tensor
 from .prune import apply_masks_inplace, check_sparsity, masks_for, prunable_weights
 
@@ -46,7 +47,14 @@ class Preview:
 
     def __init__(self, model: nn.Module, data: MultiTaskData, scope: str = "global",
                  granularity: str = "channel", scheme: str = "symmetric", threads: int = 1):
-        self.threads = threads       # 1 is fastest for this small model on a shared 2-core machine
+        if not isinstance(model, nn.Module):
+            raise ValueError(f"model must be a torch nn.Module, got {show(model)}")
+        if not isinstance(data, MultiTaskData):
+            raise ValueError(f"data must be a MultiTaskData (e.g. lab.compress.digit_data()), got {show(data)}")
+        check_choice("scope", scope, ("layer", "global"))
+        check_choice("granularity", granularity, ("channel", "tensor"))
+        check_choice("scheme", scheme, ("symmetric", "affine"))
+        self.threads = check_int("threads", threads, min=1, max=1024)   # 1 is fastest for this small model
         self.work = copy.deepcopy(model).eval()
         self.data = data
         self.scope, self.granularity, self.scheme = scope, granularity, scheme
@@ -63,7 +71,7 @@ class Preview:
         t0 = time.perf_counter()
         sparsity = check_sparsity(sparsity)
         if bits is not None:
-            check_bits(bits)
+            bits = check_bits(bits)
         for name, p in self.params.items():
             p.copy_(self.original[name])
         if sparsity > 0:

@@ -24,14 +24,16 @@ from torch import Tensor, nn
 
 from ..cost import MeasureConfig, Report, measure, weight_layers
 from ..data.base import MultiTaskData
-from .fit import FitConfig, fit
+from ..validation import check_bool, check_float, show
+from .fit import FitConfig, check_finetune, fit
 
 
-def check_sparsity(sparsity: float) -> float:
-    sparsity = float(sparsity)
-    if not 0.0 <= sparsity < 1.0:
-        raise ValueError(f"sparsity must lie in [0, 1) (fraction of weights set to zero), got {sparsity}")
-    return sparsity
+def check_sparsity(sparsity: float, name: str = "sparsity") -> float:
+    """``sparsity`` as a float in [0, 1) (NumPy numbers accepted; bools, strings, NaN refused)."""
+    try:
+        return check_float(name, sparsity, min=0.0, max=1.0, max_open=True)
+    except ValueError:
+        raise ValueError(f"{name} must lie in [0, 1) (fraction of weights set to zero), got {show(sparsity)}") from None
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,9 @@ class PruneConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "sparsity", check_sparsity(self.sparsity))
         if self.scope not in ("layer", "global"):
-            raise ValueError(f"scope must be 'layer' or 'global', got {self.scope!r}")
+            raise ValueError(f"scope must be 'layer' or 'global', got {show(self.scope)}")
+        check_bool("include_coupling", self.include_coupling)
+        check_finetune(self.finetune)
 
 
 def magnitude_mask(weight: Tensor, sparsity: float) -> Tensor:

@@ -12,8 +12,9 @@ from typing import Any
 
 from ..cost import CostWeights, MeasureConfig
 from ..settings import fast_mode
+from ..validation import LR_MAX, MAX_EPOCHS, _is_int, _is_real, check_bool, check_int, check_seed, normalise_fields, show
 from .fit import FitConfig
-from .recipe import RecipeOptions, StepSpec, parse_recipe
+from .recipe import RecipeOptions, StepSpec, check_recipe, parse_recipe
 
 DEFAULT_RECIPE = "prune:0.9,kmeans:16,int8"
 
@@ -35,6 +36,11 @@ class RecipeConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if not isinstance(self.recipe, str):
+            raise ValueError(f"recipe must be text like {DEFAULT_RECIPE}, got {show(self.recipe)}")
+        normalise_fields(self, {"latency": check_bool("latency", self.latency),
+                                "threads": check_int("threads", self.threads, min=1, max=1024),
+                                "seed": check_seed(self.seed)})
         self.steps()
         self.finetune()
         self.measure()
@@ -43,20 +49,28 @@ class RecipeConfig:
     def steps(self) -> list[StepSpec]:
         return parse_recipe(self.recipe)
 
+    def check_for(self, model: Any, data: Any) -> None:
+        """ValueError when the recipe cannot apply to ``model`` and ``data`` (a distill task the data lacks,
+        int8:dynamic without Linear layers, more k-means clusters than a layer has weights)."""
+        check_recipe(self.steps(), data, model)
+
     def finetune(self) -> FitConfig:
-        if isinstance(self.finetune_epochs, bool) or not isinstance(self.finetune_epochs, int):
-            raise ValueError(f"fine-tuning epochs must be an integer >= 0, got {self.finetune_epochs!r}")
-        if not (isinstance(self.finetune_lr, (int, float)) and math.isfinite(self.finetune_lr)
-                and self.finetune_lr > 0):
-            raise ValueError(f"fine-tuning learning rate must be a positive number, got {self.finetune_lr}")
+        if not _is_int(self.finetune_epochs) or not 0 <= self.finetune_epochs <= MAX_EPOCHS:
+            raise ValueError(f"fine-tuning epochs must be an integer >= 0, got {show(self.finetune_epochs)} "
+                             f"(at most {MAX_EPOCHS})")
+        if not (_is_real(self.finetune_lr) and math.isfinite(self.finetune_lr) and 0 < self.finetune_lr <= LR_MAX):
+            raise ValueError(f"fine-tuning learning rate must be a positive number, got {show(self.finetune_lr)} "
+                             f"(finite, at most {LR_MAX:g})")
         return FitConfig(epochs=self.finetune_epochs, lr=float(self.finetune_lr), seed=self.seed)
 
     def measure(self) -> MeasureConfig:
         return MeasureConfig(latency=self.latency, memory=self.latency, threads=self.threads)
 
     def cost_weights(self) -> CostWeights:
-        if len(self.weights) not in (2, 3):
-            raise ValueError(f"objective weights are flops, bytes[, latency]: 2 or 3 numbers, got {list(self.weights)}")
+        if isinstance(self.weights, (str, dict)) or not isinstance(self.weights, (tuple, list)) \
+                or len(self.weights) not in (2, 3):
+            got = list(self.weights) if isinstance(self.weights, (tuple, list)) else show(self.weights)
+            raise ValueError(f"objective weights are flops, bytes[, latency]: 2 or 3 numbers, got {got}")
         return CostWeights(*self.weights)
 
     def options(self) -> RecipeOptions:

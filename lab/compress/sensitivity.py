@@ -15,6 +15,7 @@ from torch import nn
 
 from ..cost import evaluate_model
 from ..data.base import MultiTaskData
+from ..validation import check_bool, show
 from .prune import check_sparsity, magnitude_mask, prunable_weights
 
 
@@ -27,9 +28,17 @@ class SensitivityConfig:
     include_coupling: bool = False
 
     def __post_init__(self) -> None:
-        if not self.sparsities:
-            raise ValueError("sparsities must name at least one value")
-        object.__setattr__(self, "sparsities", tuple(check_sparsity(s) for s in self.sparsities))
+        if isinstance(self.sparsities, (str, bytes)) or not isinstance(self.sparsities, (list, tuple)) \
+                or not self.sparsities or len(self.sparsities) > 1000:
+            raise ValueError(f"sparsities must name 1 to 1000 values in [0, 1), got {show(self.sparsities)}")
+        object.__setattr__(self, "sparsities", tuple(check_sparsity(s, f"sparsities[{i}]")
+                                                     for i, s in enumerate(self.sparsities)))
+        if self.layers is not None:
+            if isinstance(self.layers, str) or not isinstance(self.layers, (list, tuple)) \
+                    or not all(isinstance(n, str) for n in self.layers):
+                raise ValueError(f"layers must be None or a list of layer names, got {show(self.layers)}")
+            object.__setattr__(self, "layers", tuple(self.layers))
+        check_bool("include_coupling", self.include_coupling)
 
 
 @dataclass

@@ -25,8 +25,12 @@ from torch.nn.utils import parametrize
 
 from ..cost import MeasureConfig, Report, measure, weight_layers
 from ..data.base import MultiTaskData
-from .fit import FitConfig, fit
+from ..validation import _is_int, check_int, check_seed, normalise_fields, show
+from .fit import FitConfig, check_finetune, fit
 from .prune import coupling_parameter_ids
+
+
+MAX_CLUSTERS = 1 << 16      # the packed format's largest codebook
 
 
 @dataclass(frozen=True)
@@ -40,10 +44,15 @@ class KMeansConfig:
     max_fit_samples: int = 20_000      # larger layers: centroids fit on a seeded sample, every weight assigned
 
     def __post_init__(self) -> None:
-        if int(self.clusters) != self.clusters or self.clusters < 2:
-            raise ValueError(f"clusters must be an integer >= 2, got {self.clusters}")
+        if not _is_int(self.clusters) or not 2 <= self.clusters <= MAX_CLUSTERS:
+            raise ValueError(f"clusters must be an integer >= 2 (at most {MAX_CLUSTERS}), got {show(self.clusters)}")
+        normalise_fields(self, {
+            "clusters": int(self.clusters),
+            "seed": check_seed(self.seed),
+            "max_fit_samples": check_int("max_fit_samples", self.max_fit_samples, min=100, max=10_000_000)})
         if self.init not in ("linear", "k-means++"):
-            raise ValueError(f"init must be 'linear' or 'k-means++', got {self.init!r}")
+            raise ValueError(f"init must be 'linear' or 'k-means++', got {show(self.init)}")
+        check_finetune(self.finetune)
 
 
 class SharedWeight(nn.Module):

@@ -28,7 +28,8 @@ from torch import Tensor, nn
 from ..cost import MeasureConfig, Report, example_input, measure
 from ..data.base import MultiTaskData
 from ..seeding import generator, seeded
-from .fit import FitConfig, fit
+from ..validation import check_bool, check_float, check_optional_int, check_seed, normalise_fields, show
+from .fit import FitConfig, check_finetune, fit
 
 IMPORTANCES = ("l1", "l2", "random")
 
@@ -47,12 +48,16 @@ class ChannelPruneConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not 0.0 <= float(self.ratio) < 1.0:
-            raise ValueError(f"ratio must lie in [0, 1) (fraction of channels removed), got {self.ratio}")
+        try:
+            ratio = check_float("ratio", self.ratio, min=0.0, max=1.0, max_open=True)
+        except ValueError:
+            raise ValueError(f"ratio must lie in [0, 1) (fraction of channels removed), got {show(self.ratio)}") from None
         if self.importance not in IMPORTANCES:
-            raise ValueError(f"importance must be one of {IMPORTANCES}, got {self.importance!r}")
-        if self.round_to is not None and self.round_to < 1:
-            raise ValueError(f"round_to must be >= 1, got {self.round_to}")
+            raise ValueError(f"importance must be one of {IMPORTANCES}, got {show(self.importance)}")
+        check_finetune(self.finetune)
+        normalise_fields(self, {"ratio": ratio, "global_pruning": check_bool("global_pruning", self.global_pruning),
+                                "round_to": check_optional_int("round_to", self.round_to, min=1, max=4096),
+                                "seed": check_seed(self.seed)})
 
 
 def output_layers(model: nn.Module) -> list[nn.Module]:

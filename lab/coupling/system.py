@@ -21,8 +21,12 @@ from .blocks import BLOCKS, build_stack, head
 from .cross_stitch import CrossStitch
 from .ensemble import Ensemble
 from .independent import Independent
+from .limits import (MAX_ATTENTION_DIM, MAX_MODULES, check_input_shape, check_size, check_state_dict, check_widths,
+                     parameter_bound)
 from .pipeline import Pipeline
 from .shared import Shared
+from ..validation import (as_float_tensor, check_bool, check_choice, check_float, check_floats, check_int, check_optional_int,
+                          check_seed, normalise_fields, show)
 
 COUPLINGS: dict[str, type[Coupling]] = {
     "independent": Independent,
@@ -43,6 +47,10 @@ class SystemConfig:
     number of tasks (strategies with one module per task require exactly that).
     ``w_init`` = (self, other): initial W_ii and total off-diagonal weight of a row,
     both in [0, 1]. ``seed`` fixes the initial weights.
+
+    Allowed (ValueError naming the field otherwise): widths 1..16384 per stage, 1..64 stages,
+    num_modules None or 1..64, dropout in [0, 1), attention_dim 1..4096, seed 0..2**31-1; the
+    whole system at most 10^8 parameters (checked when it is built; see ``lab.coupling.limits``).
     """
 
     strategy: str = "cross_stitch"
@@ -56,23 +64,23 @@ class SystemConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.strategy not in COUPLINGS:
-            raise ValueError(f"unknown coupling strategy {self.strategy!r}; choose from {list(COUPLINGS)}")
-        if self.block not in BLOCKS:
-            raise ValueError(f"unknown block {self.block!r}; choose from {list(BLOCKS)}")
-        widths = tuple(tuple(int(v) for v in w) if isinstance(w, (list, tuple)) else int(w) for w in self.widths)
-        object.__setattr__(self, "widths", widths)
-        object.__setattr__(self, "w_init", tuple(float(v) for v in self.w_init))
-        if not widths:
-            raise ValueError("widths must name at least one stage, e.g. (64, 64)")
-        if len(self.w_init) != 2 or not all(0.0 <= v <= 1.0 for v in self.w_init):
-            raise ValueError(f"w_init must be (self, other) with both values in [0, 1], got {self.w_init}")
-        if self.w_init[0] + self.w_init[1] <= 0:
+        check_choice("strategy", self.strategy, COUPLINGS, unknown="coupling strategy")
+        check_choice("block", self.block, BLOCKS, unknown="block")
+        try:
+            w_init = check_floats("w_init", self.w_init, min=0.0, max=1.0, length=2)
+        except ValueError:
+            raise ValueError(f"w_init must be (self, other) with both values finite numbers in [0, 1], "
+                             f"got {show(self.w_init)}") from None
+        if w_init[0] + w_init[1] <= 0:
             raise ValueError("w_init must not be all zeros: nothing would pass between stages")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
-        if self.attention_dim < 1:
-            raise ValueError(f"attention_dim must be >= 1, got {self.attention_dim}")
+        normalise_fields(self, {
+            "widths": check_widths(self.widths),
+            "num_modules": check_optional_int("num_modules", self.num_modules, min=1, max=MAX_MODULES),
+            "dropout": check_float("dropout", self.dropout, min=0.0, max=1.0, max_open=True),
+            "w_init": w_init,
+            "per_channel": check_bool("per_channel", self.per_channel),
+            "attention_dim": check_int("attention_dim", self.attention_dim, min=1, max=MAX_ATTENTION_DIM),
+            "seed": check_seed(self.seed)})
 
     def module_widths(self, num_modules: int) -> list[tuple[int, ...]]:
         if all(isinstance(w, int) for w in self.widths):
@@ -93,6 +101,12 @@ class SystemConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "SystemConfig":
+        """The config saved by ``to_dict``; ValueError for a non-dict or unknown keys."""
+        if not isinstance(d, dict):
+            raise ValueError(f"system_config must be a dict of SystemConfig fields, got {show(d)}")
+        unknown = sorted(map(str, set(d) - set(cls.__dataclass_fields__)))
+        if unknown:
+            raise ValueError(f"system_config has unknown field(s) {unknown}; allowed: {list(cls.__dataclass_fields__)}")
         return cls(**d)
 
 
@@ -107,10 +121,13 @@ class CoupledSystem(nn.Module):
     def __init__(self, config: SystemConfig, tasks: tuple[Task, ...], input_shape: tuple[int, ...],
                  num_inputs: int | None = None):
         super().__init__()
+        if not isinstance(config, SystemConfig):
+            raise ValueError(f"config must be a SystemConfig, got {show(config)}")
         self.config = config
-        self.tasks = tuple(tasks)
-        self.input_shape = tuple(input_shape)
-        self.num_inputs = num_inputs
+        self.tasks = check_tasks(tasks)
+        self.input_shape = check_input_shape(input_shape)
+        self.num_inputs = check_optional_int("num_inputs", num_inputs, min=1, max=MAX_MODULES)
+        num_inputs = self.num_inputs
         cls = COUPLINGS[config.strategy]
         n = config.num_modules or (num_inputs or len(tasks))
         if n < cls.min_modules:
@@ -122,6 +139,8 @@ class CoupledSystem(nn.Module):
             raise ValueError(f"the data gives {num_inputs} per-module inputs but the system has {n} modules")
         self.num_modules = n
         widths = config.module_widths(n)
+        check_size(parameter_bound(config.block, widths, self.input_shape, sum(t.num_outputs for t in self.tasks),
+                                   config.per_channel, config.attention_dim))
         with seeded(config.seed):     # never the global RNG: same seed, same weights in any thread
             self._build(cls, widths)
 
@@ -148,11 +167,18 @@ class CoupledSystem(nn.Module):
 
     # --- forward -----------------------------------------------------------------
     def forward(self, x: Tensor) -> dict[str, Tensor]:
+        """Outputs per task. ``x`` of another real dtype (float64, integers, bool) or a NumPy array is
+        converted to the system's float dtype (float32 unless converted with ``.double()``/``.half()``)."""
+        if not isinstance(x, Tensor) or x.dtype != self._input_dtype():
+            x = as_float_tensor("input x", x, self._input_dtype())
         expected = ((self.num_inputs,) if self.num_inputs is not None else ()) + self.input_shape
         if tuple(x.shape[1:]) != expected:
             raise ValueError(f"input of shape {tuple(x.shape)} does not fit this system: expected (B, "
                              f"{', '.join(map(str, expected))})")
         return self.coupling.run(self.stacks, self.heads, x, self.num_inputs is not None)
+
+    def _input_dtype(self) -> torch.dtype:
+        return next((p.dtype for p in self.parameters() if p.is_floating_point()), torch.float32)
 
     # --- W and parameter groups ----------------------------------------------------
     @property
@@ -214,13 +240,65 @@ class CoupledSystem(nn.Module):
                 "input_shape": list(self.input_shape), "num_inputs": self.num_inputs}
 
     @classmethod
-    def from_architecture(cls, arch: dict[str, Any]) -> "CoupledSystem":
-        return cls(SystemConfig.from_dict(arch["system_config"]), tuple(Task(**t) for t in arch["tasks"]),
-                   tuple(arch["input_shape"]), arch["num_inputs"])
+    def from_architecture(cls, arch: dict[str, Any], state_dict: dict[str, Tensor] | None = None) -> "CoupledSystem":
+        """Rebuild a system from ``architecture()`` (e.g. read from a checkpoint), and load ``state_dict``.
+
+        Everything is checked before allocating: the dict's keys and types, the limits of
+        ``lab.coupling.limits``, and - when ``state_dict`` is given - that its keys, shapes and
+        dtypes are exactly those the architecture builds (compared on the meta device).
+        One ValueError says what is wrong."""
+        config, tasks, input_shape, num_inputs = parse_architecture(arch)
+        if state_dict is not None:
+            with torch.device("meta"):
+                expected = cls(config, tasks, input_shape, num_inputs).state_dict()
+            check_state_dict(expected, state_dict)
+        system = cls(config, tasks, input_shape, num_inputs)
+        if state_dict is not None:
+            system.load_state_dict(state_dict)
+        return system
 
     def extra_repr(self) -> str:
         return (f"strategy={self.strategy}, modules={self.num_modules}, stages={self.num_stages}, "
                 f"tasks={list(self.task_names)}")
+
+
+ARCHITECTURE_KEYS: tuple[str, ...] = ("system_config", "tasks", "input_shape", "num_inputs")
+
+
+def check_tasks(tasks: Any) -> tuple[Task, ...]:
+    """A non-empty tuple of ``Task`` with unique names (at most ``MAX_MODULES``)."""
+    if isinstance(tasks, (str, bytes, dict)) or not isinstance(tasks, (list, tuple)) or not tasks \
+            or len(tasks) > MAX_MODULES or not all(isinstance(t, Task) for t in tasks):
+        raise ValueError(f"tasks must be a list of 1 to {MAX_MODULES} Task objects, got {show(tasks)}")
+    names = [t.name for t in tasks]
+    if len(set(names)) != len(names):
+        raise ValueError(f"task names must be unique, got {names}")
+    return tuple(tasks)
+
+
+def parse_architecture(arch: Any) -> tuple[SystemConfig, tuple[Task, ...], tuple[int, ...], int | None]:
+    """(config, tasks, input_shape, num_inputs) from an ``architecture()`` dict; ValueError naming what is wrong."""
+    if not isinstance(arch, dict):
+        raise ValueError(f"an architecture must be a dict with keys {list(ARCHITECTURE_KEYS)}, got {show(arch)}")
+    missing = [k for k in ARCHITECTURE_KEYS if k not in arch]
+    unknown = sorted(map(str, set(arch) - set(ARCHITECTURE_KEYS)))
+    if missing or unknown:
+        raise ValueError(f"an architecture has exactly the keys {list(ARCHITECTURE_KEYS)}; "
+                         + (f"missing {missing}" if missing else "") + ("; " if missing and unknown else "")
+                         + (f"unknown {unknown}" if unknown else ""))
+    config = SystemConfig.from_dict(arch["system_config"])
+    raw_tasks = arch["tasks"]
+    if not isinstance(raw_tasks, list) or not all(isinstance(t, dict) for t in raw_tasks):
+        raise ValueError(f"architecture tasks must be a list of dicts (name, kind, num_outputs, metric), "
+                         f"got {show(raw_tasks)}")
+    tasks = []
+    for t in raw_tasks:
+        unknown = sorted(map(str, set(t) - set(Task.__dataclass_fields__)))
+        if unknown or "name" not in t or "kind" not in t or "num_outputs" not in t:
+            raise ValueError(f"an architecture task has the keys name, kind, num_outputs (and metric); got {show(t)}")
+        tasks.append(Task(**t))
+    return config, check_tasks(tasks), check_input_shape(arch["input_shape"]), \
+        check_optional_int("num_inputs", arch["num_inputs"], min=1, max=MAX_MODULES)
 
 
 def build_system(data: MultiTaskData, config: SystemConfig | None = None, **overrides) -> CoupledSystem:

@@ -1,6 +1,7 @@
 """Offline, seeded multi-task datasets as torch tensors with train/val/test splits."""
 from __future__ import annotations
 
+import inspect
 from functools import partial
 from typing import Callable
 
@@ -23,9 +24,14 @@ DATASETS: dict[str, Callable[..., MultiTaskData]] = {
 
 def load_data(name: str, **kwargs) -> MultiTaskData:
     """Load a dataset by name (see ``DATASETS``); keyword arguments go to its loader."""
-    if name not in DATASETS:
+    if not isinstance(name, str) or name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose from {list(DATASETS)}")
-    return DATASETS[name](**kwargs)
+    loader = DATASETS[name]
+    allowed = list(inspect.signature(loader).parameters)
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise ValueError(f"dataset {name!r} does not take {unknown}; its options are {allowed}")
+    return loader(**kwargs)
 
 
 __all__ = [

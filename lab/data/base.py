@@ -13,10 +13,13 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from ..validation import as_float_tensor, as_label_tensor, check_floats, check_int, check_ints, check_seed, check_str, show
+
 TaskKind = Literal["classification", "regression"]
 Metric = Literal["accuracy", "r2", "iou50"]
 
 _DEFAULT_METRIC: dict[str, Metric] = {"classification": "accuracy", "regression": "r2"}
+MAX_OUTPUTS = 100_000      # classes or regressed values of one task
 
 
 @dataclass(frozen=True)
@@ -36,8 +39,11 @@ class Task:
     metric: Metric | None = None
 
     def __post_init__(self) -> None:
+        check_str("task name", self.name, max_len=100)
         if self.kind not in ("classification", "regression"):
             raise ValueError(f"task {self.name!r}: kind {self.kind!r} is not allowed; use 'classification' or 'regression'")
+        object.__setattr__(self, "num_outputs", check_int(f"task {self.name!r}: num_outputs", self.num_outputs,
+                                                          min=1, max=MAX_OUTPUTS))
         if self.num_outputs < 1 or (self.kind == "classification" and self.num_outputs < 2):
             raise ValueError(f"task {self.name!r}: num_outputs={self.num_outputs} is too small "
                              "(classification needs >= 2 classes, regression >= 1 value)")
@@ -62,6 +68,16 @@ class Split:
 
     x: Tensor
     y: dict[str, Tensor]
+
+    def __post_init__(self) -> None:
+        """Inputs become float32 tensors and targets tensors (integer labels int64, floating targets
+        float32), from tensors of any real dtype, NumPy arrays or nested lists (``lab.validation``)."""
+        self.x = as_float_tensor("inputs x", self.x)
+        if not isinstance(self.y, dict) or not all(isinstance(k, str) for k in self.y):
+            raise ValueError(f"targets y must be a dict of task name -> targets, got {type(self.y).__name__}")
+        self.y = {k: as_label_tensor(f"targets of task {k!r}", v) for k, v in self.y.items()}
+        if self.x.dim() < 2:
+            raise ValueError(f"inputs x must have shape (N, ...) with one row per example, got {tuple(self.x.shape)}")
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -93,6 +109,19 @@ class MultiTaskData:
     info: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.tasks, (tuple, list)) or not all(isinstance(t, Task) for t in self.tasks):
+            raise ValueError(f"dataset {self.name!r}: tasks must be a tuple of Task, got {type(self.tasks).__name__}")
+        self.tasks = tuple(self.tasks)
+        for split_name, split in (("train", self.train), ("val", self.val), ("test", self.test)):
+            if not isinstance(split, Split):
+                raise ValueError(f"dataset {self.name!r}: {split_name} must be a Split, got {type(split).__name__}")
+        self.input_shape = check_ints("input_shape", self.input_shape, min=1, max_len=3)
+        for task in self.tasks:          # integer regression targets are numbers like any other: float32
+            if task.kind == "regression":
+                for split in (self.train, self.val, self.test):
+                    y = split.y.get(task.name)
+                    if y is not None and not y.is_floating_point():
+                        split.y[task.name] = y.to(torch.float32)
         validate(self)
 
     @property
@@ -164,12 +193,36 @@ def validate(data: MultiTaskData) -> None:
 
 def split_indices(n: int, fractions: tuple[float, float, float], seed: int) -> tuple[Tensor, Tensor, Tensor]:
     """Shuffle range(n) with ``seed`` and cut it into train/val/test index tensors."""
-    if abs(sum(fractions) - 1.0) > 1e-6 or min(fractions) <= 0:
-        raise ValueError(f"split fractions must be positive and sum to 1, got {fractions}")
+    fractions = check_fractions(fractions)
+    seed = check_seed(seed)
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     n_train = int(round(fractions[0] * n))
     n_val = int(round(fractions[1] * n))
     return perm[:n_train], perm[n_train:n_train + n_val], perm[n_train + n_val:]
+
+
+def check_fractions(fractions: object) -> tuple[float, float, float]:
+    """(train, val, test) shares: three positive finite numbers that sum to 1."""
+    try:
+        values = check_floats("fractions", fractions, min=0.0, max=1.0, min_open=True, length=3)
+    except ValueError:
+        values = None
+    if values is None or abs(sum(values) - 1.0) > 1e-6:
+        raise ValueError(f"split fractions must be positive and sum to 1, got {show(fractions)}")
+    return values  # type: ignore[return-value]
+
+
+def check_task_names(tasks: object, offered: tuple[str, ...], dataset: str) -> tuple[str, ...]:
+    """A non-empty tuple of distinct task names from ``offered``."""
+    if isinstance(tasks, str) or not isinstance(tasks, (list, tuple)) or not tasks \
+            or not all(isinstance(t, str) for t in tasks):
+        raise ValueError(f"tasks must be a list of task names from {list(offered)}, got {show(tasks)}")
+    unknown = [t for t in tasks if t not in offered]
+    if unknown:
+        raise ValueError(f"unknown {dataset} task(s) {unknown}; choose from {list(offered)}")
+    if len(set(tasks)) != len(tasks):
+        raise ValueError(f"each task once, please: got {list(tasks)}")
+    return tuple(tasks)
 
 
 def make_splits(x: Tensor, y: dict[str, Tensor], fractions: tuple[float, float, float], seed: int

@@ -16,9 +16,11 @@ import torch.nn.functional as F
 from sklearn.datasets import load_digits as _sk_load_digits
 from torch import Tensor
 
-from .base import MultiTaskData, Task, make_splits
+from ..validation import _is_int, check_int, check_optional_int, check_seed
+from .base import MultiTaskData, Task, check_fractions, check_task_names, make_splits
 
 DIGITS_TASKS = ("digit", "parity", "ge5", "loops")
+NUM_DIGITS = 1797          # images in scikit-learn's digits
 _LOOPS = torch.tensor([1, 0, 0, 0, 1, 0, 1, 0, 2, 1])
 
 
@@ -38,12 +40,14 @@ def digit_task_specs(names: tuple[str, ...] = DIGITS_TASKS) -> tuple[Task, ...]:
 
 def _digit_images(limit: int | None, seed: int) -> tuple[Tensor, Tensor]:
     """All digit images (N, 1, 8, 8) in [0, 1] and labels (N,); a seeded subset when ``limit`` is set."""
+    seed = check_seed(seed)
+    if limit is not None and _is_int(limit) and limit < 30:
+        raise ValueError(f"limit={limit} leaves too few digits for three splits; use at least 30")
+    limit = check_optional_int("limit", limit, min=30, max=NUM_DIGITS)
     bunch = _sk_load_digits()
     x = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0
     y = torch.tensor(bunch.target, dtype=torch.int64)
     if limit is not None:
-        if limit < 30:
-            raise ValueError(f"limit={limit} leaves too few digits for three splits; use at least 30")
         keep = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:limit]
         x, y = x[keep], y[keep]
     return x, y
@@ -56,7 +60,8 @@ def load_digits_tasks(tasks: tuple[str, ...] = DIGITS_TASKS, seed: int = 0, limi
     ``tasks`` picks and orders the tasks (default: digit, parity, ge5, loops).
     ``limit`` keeps a seeded subset of the 1797 images (for fast runs).
     """
-    specs = digit_task_specs(tuple(tasks))
+    specs = digit_task_specs(check_task_names(tasks, DIGITS_TASKS, "digit"))
+    fractions = check_fractions(fractions)
     x, labels = _digit_images(limit, seed)
     targets = digit_derived_targets(labels)
     train, val, test = make_splits(x, {t.name: targets[t.name] for t in specs}, fractions, seed)
@@ -95,6 +100,12 @@ def load_digits_canvas(canvas: int = 16, min_size: int = 6, max_size: int = 12, 
     The joint loss L = L_cls + lambda * L_loc of a detector is ``train`` with
     task weights (1, lambda). Inputs (N, 1, canvas, canvas).
     """
+    canvas = check_int("canvas", canvas, min=2, max=256)
+    min_size, max_size = check_int("min_size", min_size, min=2, max=256), check_int("max_size", max_size, min=2, max=256)
+    if not min_size <= max_size <= canvas:
+        raise ValueError(f"need 2 <= min_size <= max_size <= canvas, got min_size={min_size}, "
+                         f"max_size={max_size}, canvas={canvas}")
+    fractions = check_fractions(fractions)
     images, labels = _digit_images(limit, seed)
     x, boxes = place_on_canvas(images, canvas, min_size, max_size, seed)
     tasks = (Task("digit", "classification", 10), Task("box", "regression", 4, metric="iou50"))

@@ -14,7 +14,8 @@ import torch
 from mnist1d.data import get_dataset_args, make_dataset
 
 from ..seeding import exclusive_global_rngs
-from .base import MultiTaskData, Split, Task
+from ..validation import _is_int, check_float, check_int, check_seed
+from .base import MultiTaskData, Split, Task, check_task_names
 from .digits import digit_derived_targets, digit_task_specs
 
 MNIST1D_TASKS = ("digit", "parity", "ge5")
@@ -23,11 +24,15 @@ MNIST1D_TASKS = ("digit", "parity", "ge5")
 def load_mnist1d(tasks: tuple[str, ...] = MNIST1D_TASKS, seed: int = 42, num_samples: int = 5000,
                  val_fraction: float = 0.2) -> MultiTaskData:
     """MNIST-1D multi-task data; ``num_samples`` in total, 80% train+val and 20% test (the generator's split)."""
-    if "loops" in tasks:
+    if isinstance(tasks, (list, tuple)) and "loops" in tasks:
         raise ValueError("the 'loops' task is defined for digit images only; MNIST-1D offers "
                          f"{list(MNIST1D_TASKS)}")
-    if num_samples < 50:
+    tasks = check_task_names(tasks, MNIST1D_TASKS, "MNIST-1D")
+    if _is_int(num_samples) and num_samples < 50:
         raise ValueError(f"num_samples={num_samples} is too small; use at least 50")
+    num_samples = check_int("num_samples", num_samples, min=50, max=1_000_000)
+    seed = check_seed(seed)
+    val_fraction = check_float("val_fraction", val_fraction, min=0.0, max=0.9, min_open=True)
     specs: tuple[Task, ...] = digit_task_specs(tuple(tasks))
     args = get_dataset_args()
     args.seed, args.num_samples = seed, num_samples

@@ -23,7 +23,10 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from .base import MultiTaskData, Split, Task, split_indices
+from ..validation import _is_int, _is_real, as_float_tensor, check_int, check_seed, show
+from .base import MultiTaskData, Split, Task, check_fractions, split_indices
+
+MAX_MODULES = 64
 
 Structure = Literal["chain", "star", "block", "random"]
 STRUCTURES: tuple[str, ...] = ("chain", "star", "block", "random")
@@ -31,8 +34,10 @@ STRUCTURES: tuple[str, ...] = ("chain", "star", "block", "random")
 
 def make_coupling_structure(structure: Structure, num_modules: int, seed: int = 0, density: float = 0.3) -> Tensor:
     """A 0/1 ground-truth coupling (num_modules, num_modules) with ones on the diagonal."""
-    if num_modules < 2:
+    if _is_int(num_modules) and num_modules < 2:
         raise ValueError(f"a coupling structure needs at least 2 modules, got {num_modules}")
+    num_modules = check_int("num_modules", num_modules, min=2, max=MAX_MODULES)
+    seed = check_seed(seed)
     n = num_modules
     W = torch.eye(n)
     if structure == "chain":
@@ -44,8 +49,8 @@ def make_coupling_structure(structure: Structure, num_modules: int, seed: int = 
         W[:half, :half] = 1.0
         W[half:, half:] = 1.0
     elif structure == "random":
-        if not 0 < density <= 1:
-            raise ValueError(f"density must lie in (0, 1], got {density}")
+        if not (_is_real(density) and 0 < density <= 1):
+            raise ValueError(f"density must lie in (0, 1], got {show(density)}")
         gen = torch.Generator().manual_seed(seed)
         off = ~torch.eye(n, dtype=torch.bool)
         mask = (torch.rand(n, n, generator=gen) < density) & off
@@ -56,6 +61,22 @@ def make_coupling_structure(structure: Structure, num_modules: int, seed: int = 
     else:
         raise ValueError(f"unknown structure {structure!r}; choose from {list(STRUCTURES)} or pass W_true")
     return W
+
+
+def _check_sizes(num_samples, input_dim, latent_dim, num_classes, kind, seed) -> int:
+    """The synthetic generator's sizes: ValueError naming the first one of the wrong type or range."""
+    if _is_int(num_samples) and num_samples < 30:
+        raise ValueError(f"num_samples={num_samples} is too small; use at least 30")
+    num_samples = check_int("num_samples", num_samples, min=30, max=1_000_000)
+    check_int("input_dim", input_dim, min=1, max=4096)
+    check_int("latent_dim", latent_dim, min=1, max=4096)
+    check_seed(seed)
+    if kind not in ("classification", "regression"):
+        raise ValueError(f"kind must be 'classification' or 'regression', got {show(kind)}")
+    if kind == "classification" and _is_int(num_classes) and num_classes < 2:
+        raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+    check_int("num_classes", num_classes, min=2, max=1000)
+    return num_samples
 
 
 def load_synthetic(num_modules: int = 4, structure: Structure = "chain", W_true: Tensor | None = None,
@@ -69,9 +90,13 @@ def load_synthetic(num_modules: int = 4, structure: Structure = "chain", W_true:
     dependency; the diagonal should be non-zero so each task uses its own input.
     """
     label = structure if W_true is None else "custom"
+    num_samples = _check_sizes(num_samples, input_dim, latent_dim, num_classes, kind, seed)
+    fractions = check_fractions(fractions)
     if W_true is None:
         W_true = make_coupling_structure(structure, num_modules, seed, density)
-    W_true = torch.as_tensor(W_true, dtype=torch.float32)
+    W_true = as_float_tensor("W_true", W_true)
+    if W_true.dim() == 2 and W_true.shape[0] > MAX_MODULES:
+        raise ValueError(f"W_true is {W_true.shape[0]}x{W_true.shape[0]}; at most {MAX_MODULES} modules")
     if W_true.dim() != 2 or W_true.shape[0] != W_true.shape[1] or W_true.shape[0] < 2:
         raise ValueError(f"W_true must be a square matrix with n >= 2, got shape {tuple(W_true.shape)}")
     if not torch.isfinite(W_true).all():

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 from torchvision import datasets
 
+from ..validation import check_bool, check_float, check_optional_int, check_seed, show
 from .base import MultiTaskData, Split, Task
 from .digits import digit_derived_targets
 
@@ -32,6 +33,12 @@ def load_torchvision_set(name: str = "mnist", root: str | Path = "data", downloa
     """MNIST (tasks digit, parity, ge5, loops) or FashionMNIST (item, footwear) from ``root``."""
     if name not in _SETS:
         raise ValueError(f"unknown torchvision set {name!r}; choose from {list(_SETS)}")
+    if not isinstance(root, (str, Path)) or not str(root):
+        raise ValueError(f"root must be a folder path, got {show(root)}")
+    download = check_bool("download", download)
+    limit = check_optional_int("limit", limit, min=50, max=60_000)
+    val_fraction = check_float("val_fraction", val_fraction, min=0.0, max=0.9, min_open=True)
+    seed = check_seed(seed)
     try:
         train_raw = _SETS[name](str(root), train=True, download=download)
         test_raw = _SETS[name](str(root), train=False, download=download)

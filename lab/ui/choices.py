@@ -11,7 +11,6 @@ mistake. Adversarial-training options are the third piece (``adversarial_options
 """
 from __future__ import annotations
 
-import math
 import numbers
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +18,8 @@ from typing import Any
 from ..coupling import SystemConfig
 from ..data import DIGITS_TASKS, MNIST1D_TASKS, STRUCTURES, MultiTaskData, load_data
 from ..train import TrainConfig
+from ..validation import check_bool, check_seed, normalise_fields
+from .panel_checks import check_rate
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class DataSelection:
     small: bool = False
 
     def __post_init__(self) -> None:
+        normalise_fields(self, {"seed": check_seed(self.seed), "small": check_bool("small_data", self.small)})
         if self.name not in DATA_CHOICES:
             raise ValueError(f"unknown data {self.name!r}; choose from {list(DATA_CHOICES)}")
         if self.name == "synthetic" and self.structure not in STRUCTURES:
@@ -100,10 +102,9 @@ class OptimiserChoice:
     label: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
-        lr = self.lr
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
-            what = f"{self.label} learning rate" if self.label else "learning rate"
-            raise ValueError(f"{what} must be a positive number, got {lr}")
+        normalise_fields(self, {"seed": check_seed(self.seed)})
+        what = f"{self.label} learning rate" if self.label else "learning rate"
+        normalise_fields(self, {"lr": check_rate(what, self.lr)})      # the panel's wording, finite, bounded
         self.train_config()
 
     def train_config(self, task_weights: tuple[float, ...] | None = None) -> TrainConfig:

@@ -15,7 +15,9 @@ from ..compress.fakequant import check_bits
 from ..compress.fit import FitConfig
 from ..compress.recipe_config import DEFAULT_RECIPE, RecipeConfig
 from ..compress.reference import FAST_EPOCHS, REFERENCE_FIT
+from ..data.digits import NUM_DIGITS
 from ..settings import fast_mode
+from ..validation import MAX_EPOCHS, _is_int, check_seed, normalise_fields, show
 
 REFERENCE_MODELS: tuple[str, ...] = ("mlp", "lenet", "dscnn")
 SOURCE_KINDS: dict[str, str] = {"reference": "reference network", "run": "saved coupled run"}
@@ -60,12 +62,17 @@ class ModelSource:
             raise ValueError(f"model source must be one of {list(SOURCE_KINDS)}, got {self.kind!r}")
         if self.network not in REFERENCE_MODELS:
             raise ValueError(f"unknown reference network {self.network!r}; choose from {list(REFERENCE_MODELS)}")
-        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
-            raise ValueError(f"epochs must be an integer >= 1, got {self.epochs!r}")
-        if self.limit is not None and self.limit < 50:
-            raise ValueError(f"limit (a subset of the digits) must be None or >= 50 examples, got {self.limit}")
+        if not _is_int(self.epochs) or not 1 <= self.epochs <= MAX_EPOCHS:
+            raise ValueError(f"epochs must be an integer >= 1, got {show(self.epochs)} (at most {MAX_EPOCHS})")
+        if self.limit is not None and not (_is_int(self.limit) and 50 <= self.limit <= NUM_DIGITS):
+            raise ValueError(f"limit (a subset of the digits) must be None or >= 50 examples, got {show(self.limit)} "
+                             f"(at most the {NUM_DIGITS} digits there are)")
         if self.kind == "run" and not self.run:
             raise ValueError("choose a saved run (its folder, or 'latest') to load a coupled system")
+        if self.run is not None and not isinstance(self.run, str):
+            raise ValueError(f"run must be a run folder (text) or 'latest', got {show(self.run)}")
+        normalise_fields(self, {"epochs": int(self.epochs), "seed": check_seed(self.seed),
+                                "limit": None if self.limit is None else int(self.limit)})
 
     def fit_config(self) -> FitConfig:
         return replace(REFERENCE_FIT, epochs=self.epochs, seed=self.seed)

@@ -16,9 +16,11 @@ from ..coupling import COUPLINGS, SystemConfig
 from ..data import DIGITS_TASKS, MultiTaskData
 from ..defaults import ADV_EPS, ADV_RATIO, DATA, DEFAULT_SYSTEM, DEFAULT_TRAIN, STRUCTURE
 from ..train import TrainConfig
+from ..validation import check_bool, check_floats, check_seed, normalise_fields, show
 from ..weighting import WEIGHTINGS, Fixed, Weighting, make_weighting
 from .adversarial_options import AdversarialChoice
 from .choices import DataSelection, OptimiserChoice, system_config
+from .panel_checks import check_shape_settings, check_weighting_options
 
 OPTIMIZERS: tuple[str, ...] = get_args(get_type_hints(TrainConfig)["optimizer"])
 DEFAULT_BASELINES: tuple[str, ...] = ("independent", "pipeline", "ensemble", "shared")
@@ -60,9 +62,14 @@ class PlaygroundConfig:
     small_data: bool = False
 
     def __post_init__(self) -> None:
+        check_shape_settings(self)
+        normalise_fields(self, {"seed": check_seed(self.seed), "small_data": check_bool("small_data", self.small_data),
+                                "w_init": tuple(self.w_init) if isinstance(self.w_init, list) else self.w_init})
         # the shared pieces, built once: each checks its values (data, optimiser, adversarial training)
         object.__setattr__(self, "_data", DataSelection(self.data, self.structure, self.num_modules, self.seed,
                                                         self.small_data))
+        if not isinstance(self.baselines, (tuple, list)) or isinstance(self.baselines, str):
+            raise ValueError(f"baselines must be a list of strategies, got {show(self.baselines)}")
         if self.strategy not in COUPLINGS:
             raise ValueError(f"unknown coupling strategy {self.strategy!r}; choose from {list(COUPLINGS)}")
         unknown = [b for b in self.baselines if b not in COUPLINGS]
@@ -71,10 +78,12 @@ class PlaygroundConfig:
         if self.weighting not in WEIGHTINGS:
             raise ValueError(f"unknown loss weighting {self.weighting!r}; choose from {list(WEIGHTINGS)}")
         if self.task_weights is not None:
+            check_floats("task weights", self.task_weights, min=0.0, max=1e6)
             if len(self.task_weights) != self.num_modules:
                 raise ValueError(f"give one task weight per task: got {len(self.task_weights)} weights "
                                  f"{list(self.task_weights)} for {self.num_modules} tasks {list(self.task_names)}")
             Fixed(self.task_weights).setup(self.task_names, None)    # the fixed weighting checks the values
+        check_weighting_options(self.weighting_options)
         object.__setattr__(self, "_optimiser", OptimiserChoice(self.epochs, self.lr, self.batch_size, self.optimizer,
                                                                self.seed))
         object.__setattr__(self, "_adversarial", AdversarialChoice(self.adversarial, self.adv_eps, self.adv_ratio))

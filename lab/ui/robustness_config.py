@@ -9,14 +9,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..adversarial import AdversarialTraining, Attack
+from ..adversarial import MAX_EPS, AdversarialTraining, Attack
 from ..coupling import COUPLINGS, SystemConfig
 from ..data import MultiTaskData
 from ..robust_curves import eps_grid, eps_key
 from ..settings import fast_mode
 from ..train import TrainConfig
+from ..validation import _is_int, show
 from .adversarial_options import AdversarialChoice, check_eps
 from .choices import DataSelection, OptimiserChoice, system_config
+from .panel_checks import check_shape_settings
 from .parsing import parse_modules
 
 DEFAULT_STRATEGIES: tuple[str, ...] = ("independent", "cross_stitch", "attention")
@@ -77,6 +79,8 @@ class RobustnessConfig:
         # the shared pieces, built once: each checks its values (data, optimiser, adversarial training)
         object.__setattr__(self, "_data", DataSelection(self.data, self.structure, SYNTHETIC_MODULES, self.seed,
                                                         self.small_data))
+        if isinstance(self.strategies, str) or not isinstance(self.strategies, (tuple, list)):
+            raise ValueError(f"strategies must be a list of strategy names, got {show(self.strategies)}")
         if not self.strategies:
             raise ValueError("choose at least one strategy to compare")
         unknown = [s for s in self.strategies if s not in COUPLINGS]
@@ -87,14 +91,21 @@ class RobustnessConfig:
         check_eps(self.eps, "eps (attack radius)")
         if check_eps(self.eps_max, "the slider's largest eps") <= 0:
             raise ValueError(f"the slider's largest eps must be > 0, got {self.eps_max}")
+        if self.eps_max > MAX_EPS:
+            raise ValueError(f"the slider's largest eps must be at most {MAX_EPS:g}, got {self.eps_max}")
+        check_shape_settings(self)
         if self.eps > self.eps_max:
             raise ValueError(f"eps {self.eps} is beyond the slider's largest eps {self.eps_max}")
-        if isinstance(self.grid_points, bool) or not isinstance(self.grid_points, int) or self.grid_points < 2:
-            raise ValueError(f"grid_points must be an integer >= 2 (0 and eps_max at least), got {self.grid_points}")
+        if not _is_int(self.grid_points) or not 2 <= self.grid_points <= 101:
+            raise ValueError(f"grid_points must be an integer >= 2 (0 and eps_max at least; at most 101), "
+                             f"got {show(self.grid_points)}")
         if self.modules != "all":
             if self.data == "digits":
                 raise ValueError("the digits' four modules share one image, so only 'all' inputs can be attacked; "
                                  "attacking single modules needs per-module inputs (the synthetic data)")
+            if isinstance(self.modules, str) or not isinstance(self.modules, (tuple, list)) \
+                    or not all(_is_int(m) for m in self.modules):
+                raise ValueError(f"attacked modules must be 'all' or module numbers, got {show(self.modules)}")
             object.__setattr__(self, "modules", tuple(int(m) for m in self.modules))
             bad = [m for m in self.modules if not 0 <= m < SYNTHETIC_MODULES]
             if bad:

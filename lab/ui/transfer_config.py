@@ -17,7 +17,9 @@ from ..data.shifts import DomainShift
 from ..settings import fast_mode
 from ..train import TrainConfig
 from ..transfer import TRANSFER_MODES, TransferConfig
+from ..validation import _is_int, _is_real, show
 from .choices import DataSelection, OptimiserChoice, system_config
+from .panel_checks import check_shape_settings
 
 SOURCE_CHOICES: dict[str, str] = {"train": "train a source system here",
                                   "robustness": "reuse the Robustness panel's system"}
@@ -40,11 +42,11 @@ def learns_W(strategy: str) -> bool:
 
 def _optional(value: int | None, what: str) -> int | None:
     """0 or None -> None (no limit); a positive integer stays; anything else is a readable error."""
-    if value is None or value == 0:
+    if value is None or (_is_int(value) and value == 0):
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{what} must be a whole number >= 1, or 0 for no limit; got {value}")
-    return value
+    if not _is_int(value) or not 0 < value <= 10 ** 9:
+        raise ValueError(f"{what} must be a whole number >= 1, or 0 for no limit; got {show(value)}")
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -85,8 +87,9 @@ class TransferPanelConfig:
             raise ValueError(f"transfer mode 'coupling' trains only W, but the {self.strategy!r} strategy has no "
                              "coupling parameters (its W is fixed); use cross_stitch or attention, or another mode "
                              f"({', '.join(m for m in TRANSFER_MODES if m != 'coupling')})")
-        if not (isinstance(self.amount, (int, float)) and math.isfinite(self.amount)):
-            raise ValueError(f"the amount of domain shift must be a finite number, got {self.amount}")
+        if not (_is_real(self.amount) and math.isfinite(self.amount)):
+            raise ValueError(f"the amount of domain shift must be a finite number, got {show(self.amount)}")
+        check_shape_settings(self)
         # the shared pieces, built once: each checks its values (the data, the two optimisers)
         object.__setattr__(self, "_data", DataSelection("digits", num_modules=len(DIGITS_TASKS), seed=self.seed,
                                                         small=self.small_data))

@@ -73,6 +73,12 @@ def make_weighting(name: str, **options) -> Weighting:
     """A weighting by name (see ``WEIGHTINGS``); options go to its constructor."""
     if name not in WEIGHTINGS:
         raise ValueError(f"unknown weighting {name!r}; choose from {list(WEIGHTINGS)}")
+    import inspect
+
+    allowed = [p for p in inspect.signature(WEIGHTINGS[name]).parameters]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"bad options {options} for weighting {name!r}: it takes {allowed or 'no options'}")
     try:
         return WEIGHTINGS[name](**options)
     except TypeError as err:

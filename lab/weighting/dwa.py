@@ -16,7 +16,15 @@ from typing import Sequence
 
 import torch
 
+from ..validation import _is_real, show
 from .base import Weighting
+
+
+def check_temperature(temperature: float) -> float:
+    """T as a float in (0, 1000]."""
+    if not (_is_real(temperature) and math.isfinite(temperature) and 0 < temperature <= 1000):
+        raise ValueError(f"temperature must be a positive number (at most 1000), got {show(temperature)}")
+    return float(temperature)
 
 
 def dwa_weights(loss_history: Sequence[Sequence[float]], temperature: float = 2.0) -> list[float]:
@@ -25,8 +33,7 @@ def dwa_weights(loss_history: Sequence[Sequence[float]], temperature: float = 2.
     ``loss_history[e][k]``: mean loss of task k in epoch e (oldest first). With
     fewer than two epochs recorded every weight is 1.
     """
-    if temperature <= 0 or not math.isfinite(temperature):
-        raise ValueError(f"temperature must be a positive number, got {temperature}")
+    check_temperature(temperature)
     if len(loss_history) < 2:
         num_tasks = len(loss_history[0]) if loss_history else 0
         return [1.0] * num_tasks
@@ -41,9 +48,7 @@ class DWA(Weighting):
     name = "dwa"
 
     def __init__(self, temperature: float = 2.0):
-        if temperature <= 0 or not math.isfinite(temperature):
-            raise ValueError(f"temperature must be a positive number, got {temperature}")
-        self.temperature = float(temperature)
+        self.temperature = check_temperature(temperature)
 
     @property
     def options(self):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+from ..validation import check_floats
 from .base import Weighting
 
 
@@ -13,6 +14,10 @@ class Fixed(Weighting):
     name = "fixed"
 
     def __init__(self, weights: tuple[float, ...] | list[float] | dict[str, float] | None = None):
+        if weights is not None and not isinstance(weights, dict):
+            check_floats("task weights", weights, min=0.0, max=1e6, max_len=64)   # ">= 0": types, NaN, sign now
+        elif isinstance(weights, dict):
+            check_floats("task weights", list(weights.values()), min=0.0, max=1e6)
         self.requested = weights
 
     @property

@@ -29,6 +29,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from ..validation import LR_MAX, _is_real, show
 from .base import Weighting
 
 
@@ -62,10 +63,10 @@ class GradNorm(Weighting):
     name = "gradnorm"
 
     def __init__(self, alpha: float = 1.5, lr: float = 0.025):
-        if not (math.isfinite(alpha) and alpha >= 0):
-            raise ValueError(f"alpha must be a number >= 0, got {alpha}")
-        if not (math.isfinite(lr) and lr > 0):
-            raise ValueError(f"lr (the rate of the task weights) must be > 0, got {lr}")
+        if not (_is_real(alpha) and math.isfinite(alpha) and 0 <= alpha <= 100):
+            raise ValueError(f"alpha must be a number >= 0 (at most 100), got {show(alpha)}")
+        if not (_is_real(lr) and math.isfinite(lr) and 0 < lr <= LR_MAX):
+            raise ValueError(f"lr (the rate of the task weights) must be > 0 and <= {LR_MAX:g}, got {show(lr)}")
         self.alpha, self.lr = float(alpha), float(lr)
 
     @property

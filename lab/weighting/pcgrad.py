@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..validation import check_seed
 from .base import Weighting
 from .fixed import Fixed
 
@@ -52,7 +53,7 @@ class PCGrad(Weighting):
 
     def __init__(self, weights: tuple[float, ...] | list[float] | dict[str, float] | None = None, seed: int = 0):
         self.base = Fixed(weights)
-        self.seed = int(seed)
+        self.seed = check_seed(seed)
 
     @property
     def options(self):

@@ -18,6 +18,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from ..validation import _is_real, show
 from .base import Weighting
 
 
@@ -25,8 +26,8 @@ class Uncertainty(Weighting):
     name = "uncertainty"
 
     def __init__(self, init: float = 0.0):
-        if not math.isfinite(init):
-            raise ValueError(f"init (the starting log-variance) must be a finite number, got {init}")
+        if not (_is_real(init) and math.isfinite(init) and -50 <= init <= 50):
+            raise ValueError(f"init (the starting log-variance) must be a finite number in [-50, 50], got {show(init)}")
         self.init = float(init)
         self.log_vars: nn.Parameter | None = None
 

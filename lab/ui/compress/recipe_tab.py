@@ -110,7 +110,9 @@ class RecipeTab(Tab):
     # --- the job: Run recipe ----------------------------------------------------------------------------
     def prepare(self) -> Job:
         loaded = self.host.require_model()
-        return partial(self._run_recipe, self.read_recipe(), loaded)
+        config = self.read_recipe()
+        config.check_for(loaded.model, loaded.data)      # what the recipe needs of this model, before it runs
+        return partial(self._run_recipe, config, loaded)
 
     def _run_recipe(self, config: RecipeConfig, loaded: LoadedModel, stop: threading.Event) -> None:
         host, p = self.host, self.host.progress
