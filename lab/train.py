@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .coupling.sparsity import check_penalty, coupling_penalty
 from .coupling.system import CoupledSystem
 from .data.base import MultiTaskData
 from .history import History
@@ -40,7 +41,10 @@ class TrainConfig:
     """Optimisation settings. ``task_weights`` are the fixed lambdas (one per task,
     None = all 1) used when no weighting object is passed. ``coupling_lr_scale``
     multiplies the learning rate of the coupling parameters (W), as cross-stitch
-    training often uses a larger rate for them."""
+    training often uses a larger rate for them. ``sparse_coupling`` > 0 adds that times the
+    ``sparse_coupling_kind`` penalty ("l1" or "group", ``lab.coupling.sparsity``) on W's off-diagonal to
+    the loss, so the coupling learns to be sparse (cross-stitch only); its value per epoch is
+    recorded in ``History.extra["coupling_penalty"]``."""
 
     epochs: int = 20
     batch_size: int = 64
@@ -52,6 +56,8 @@ class TrainConfig:
     coupling_lr_scale: float = 1.0
     seed: int = 0
     device: str = "cpu"
+    sparse_coupling: float = 0.0
+    sparse_coupling_kind: str = "l1"
 
     def __post_init__(self) -> None:
         check_optimiser_settings(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay)
@@ -59,6 +65,7 @@ class TrainConfig:
             raise ValueError(f"coupling_lr_scale must be > 0, got {self.coupling_lr_scale}")
         if self.task_weights is not None:
             object.__setattr__(self, "task_weights", tuple(float(w) for w in self.task_weights))
+        check_penalty(self.sparse_coupling_kind, self.sparse_coupling)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -165,6 +172,8 @@ def train(system: CoupledSystem, data: MultiTaskData, config: TrainConfig | None
     n = len(x_train)
     steps_per_epoch = math.ceil(n / config.batch_size)
     _record_facts(history, system, data, config, weighting, adversarial, steps_per_epoch)
+    if config.sparse_coupling > 0:
+        coupling_penalty(system, config.sparse_coupling_kind)       # a clear error now for a coupling without edges
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
@@ -200,6 +209,8 @@ def train(system: CoupledSystem, data: MultiTaskData, config: TrainConfig | None
                                              f"the history keeps the {history.num_epochs} finished epochs",
                                              history)
                 weights = weighting.backward(losses, system)
+                if config.sparse_coupling > 0:
+                    (config.sparse_coupling * coupling_penalty(system, config.sparse_coupling_kind)).backward()
                 optimizer.step()
                 global_step += 1
                 b = len(idx)
@@ -223,6 +234,10 @@ def train(system: CoupledSystem, data: MultiTaskData, config: TrainConfig | None
             val_result = evaluate(system, val, tasks)
             history.record_epoch(epoch, train_loss, {t: correct[t] / seen for t in names}, val_result,
                                  weights, system.coupling_matrices(val), time.perf_counter() - t0)
+            if config.sparse_coupling > 0:
+                with torch.no_grad():
+                    value = float(coupling_penalty(system, config.sparse_coupling_kind))
+                history.extra.setdefault("coupling_penalty", []).append(value)
             bar.set_postfix(loss=f"{train_loss['total']:.3f}")
             for cb in callbacks:
                 cb.on_epoch_end(system, history)

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import Tensor, nn
@@ -31,6 +31,10 @@ COUPLINGS: dict[str, type[Coupling]] = {
     "cross_stitch": CrossStitch,
     "attention": Attention,
 }
+
+# Systems of another class rebuilt from their architecture: key in the architecture dict -> builder
+# (``lab.coupling.pruned`` registers "pruned"); ``CoupledSystem.from_architecture`` dispatches on it.
+ARCHITECTURES: dict[str, Callable[[dict[str, Any]], "CoupledSystem"]] = {}
 
 
 @dataclass(frozen=True)
@@ -215,6 +219,9 @@ class CoupledSystem(nn.Module):
 
     @classmethod
     def from_architecture(cls, arch: dict[str, Any]) -> "CoupledSystem":
+        for key, build in ARCHITECTURES.items():
+            if key in arch:
+                return build(arch)
         return cls(SystemConfig.from_dict(arch["system_config"]), tuple(Task(**t) for t in arch["tasks"]),
                    tuple(arch["input_shape"]), arch["num_inputs"])
 
