@@ -218,3 +218,27 @@ def uniform_at_bytes(system: CoupledSystem, target_bytes: int, bits: int | None,
         mid = (lo + hi) / 2
         lo, hi = (lo, mid) if size(mid) <= target_bytes else (mid, hi)
     return hi
+
+
+def uniform_model_at_bytes(system: CoupledSystem, target_bytes: int, bits: int | None, data: MultiTaskData,
+                           finetune: FitConfig, steps: int = 6, tolerance: float = 0.005
+                           ) -> tuple[CoupledSystem, float, int]:
+    """A uniformly budgeted model fine-tuned like the one it is compared with, whose packed file (after
+    fine-tuning, which moves the file's size by a few percent) is the closest to ``target_bytes`` of at
+    most ``steps`` bisection steps around ``uniform_at_bytes`` (ending early within ``tolerance``, a
+    fraction of the target); returns (model, sparsity, bytes)."""
+    modules = list(module_weights(system))
+    start = uniform_at_bytes(system, target_bytes, bits)
+    lo, hi = max(0.0, start - 0.1), min(0.999, start + 0.1)
+    best = None
+    for k in range(steps + 1):
+        s = start if k == 0 else (lo + hi) / 2
+        model = apply_budgets(system, {m: ModuleBudget(s, bits) for m in modules}, data, finetune)
+        with tempfile.TemporaryDirectory(prefix="lab-bytes-") as tmp:
+            size = packed_size(model, tmp)
+        if best is None or abs(size - target_bytes) < abs(best[2] - target_bytes):
+            best = (model, s, size)
+        if abs(size - target_bytes) <= tolerance * target_bytes:
+            break
+        lo, hi = (lo, s) if size < target_bytes else (s, hi)
+    return best
