@@ -49,6 +49,20 @@ def test_every_comparison_is_at_equal_bytes():
     assert accuracy_vs_edges(curve).data and accuracy_vs_bytes(modules + edges + budgets).data
 
 
+def test_the_export_table_counts_what_the_onnx_graph_stores(tmp_path):
+    from lab.benchmarks.w_guided import export_comparison
+    from lab.coupling import restructure
+
+    system, data = trained_system(), redundant_data()
+    small = restructure(system, modules=[0, 1, 2], edges=[[(1, 0)], [(2, 1)]])
+    full, pruned = export_comparison({"full": system, "small": small}, data, tmp_path, repeats=5, rounds=1)
+    assert full["outputs"] == pruned["outputs"] == 4 and max(full["max_abs_diff"], pruned["max_abs_diff"]) <= 1e-5
+    stages = 8 * 16 + 16 + 16 * 16 + 16                              # module 3's two stages (its head reads a route)
+    mix = (3 + 1) + (3 + 1) + 3                  # per stage 3 own states + 1 edge; task 3's route reads 3 modules
+    assert pruned["weight_values"] == full["weight_values"] - stages - 2 * 16 + mix      # 2 dense 4x4 W replaced
+    assert pruned["ops"] < full["ops"] and pruned["bytes"] < full["bytes"] and pruned["ort_us"] > 0
+
+
 def test_the_summary_takes_the_median_of_random_draws_and_says_what_holds():
     rows = []
     for seed in (0, 1):

@@ -41,6 +41,24 @@ def test_the_full_structure_computes_exactly_what_the_dense_system_does(per_chan
         torch.testing.assert_close(Wp, W)
 
 
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_both_forms_of_the_sparse_mix_compute_the_dense_mix_with_pruned_edges_at_zero(per_channel):
+    system = trained_system(per_channel=per_channel, epochs=1)
+    edges = [[(0, 1), (0, 2), (1, 0), (1, 2), (1, 3), (2, 3), (3, 0)], [(2, 1)]]
+    small = restructure(system, edges=edges)
+    assert small.coupling.stacked == [True, False]          # stage 1 gathers senders, stage 2 chains multiply-adds
+    dense = copy.deepcopy(system)
+    with torch.no_grad():
+        for s, W in enumerate(dense.coupling.W):
+            keep = torch.eye(4, dtype=torch.bool)
+            for i, j in edges[s]:
+                keep[i, j] = True
+            W.mul_(keep.unsqueeze(-1) if per_channel else keep)
+    x = redundant_data().test.x
+    for task, out in _outputs(dense, x).items():
+        torch.testing.assert_close(_outputs(small, x)[task], out, rtol=0, atol=1e-5)
+
+
 def test_edge_pruning_at_a_threshold_keeps_exactly_the_edges_at_or_above_it_and_they_stay_zero(tmp_path):
     system, data = trained_system(), redundant_data()
     mats = system.coupling_matrices()
@@ -82,9 +100,10 @@ def test_edge_pruning_at_a_threshold_keeps_exactly_the_edges_at_or_above_it_and_
     weights = lambda g: [numpy_helper.to_array(t) for t in g.initializer  # noqa: E731  (float weights only)
                          if t.data_type == onnx.TensorProto.FLOAT]
     graph = onnx.load(str(result.path)).graph
-    layers = [a for a, t in zip(weights(graph), graph.initializer) if t.name.startswith(("stacks", "heads"))]
-    mix = [a for a in weights(graph) if a.ndim == 0]             # the exporter folds the mix into one scalar each
-    assert len(layers) == 24 and len(mix) == sum(len(stage) + 4 for stage in expected) == 20
+    floats = [t for t in graph.initializer if t.data_type == onnx.TensorProto.FLOAT]
+    layers = [t for t in floats if t.name.startswith(("stacks", "heads"))]
+    mix = np.concatenate([numpy_helper.to_array(t).reshape(-1) for t in floats if t not in layers])
+    assert len(layers) == 24 and mix.size == sum(len(stage) + 4 for stage in expected) == 20   # one value per edge
     assert sorted(np.abs(mix).tolist()) == pytest.approx(sorted(np.abs(after[kept]).tolist()))
     full_graph = onnx.load(str(export_onnx(system, tmp_path / "dense.onnx").path)).graph
     size = lambda g: sum(a.size for a in weights(g))  # noqa: E731
@@ -142,17 +161,23 @@ def evaluate_params(system) -> int:
     return sum(p.numel() for p in system.parameters())
 
 
-def test_a_pruned_system_compresses_with_the_ordinary_steps_and_prunes_again():
+def test_a_pruned_system_compresses_with_the_ordinary_steps_and_prunes_again(tmp_path):
     system, data = trained_system(), redundant_data()
     options = RecipeOptions(finetune=FitConfig(epochs=1), measure=FAST_MEASURE)
-    result = run_recipe(system, "edges:0.5,modules:1,prune:0.5,kmeans:8,fakequant:6", data, options)
+    result = run_recipe(system, "edges:0.5,modules:1,channels:0.5,prune:0.5,kmeans:8,fakequant:6", data, options,
+                        keep_models=True)
     small = result.model
+    narrow = result.models[3]                                  # channels removed: 8 of 16 per stage, every module
+    assert narrow.config.widths == (8, 8) and narrow.route_heads["task3"][1].in_features == 8
+    back = load_checkpoint(save_checkpoint(narrow, tmp_path / "narrow.pt"))
+    torch.testing.assert_close(back(data.test.x)["task3"], narrow.eval()(data.test.x)["task3"])
+    assert count_flops(narrow, data.test.x[:1])[0] < result.reports[2].flops / 2 + 200
     removed = result.reports[2].extra["removed"]
     assert isinstance(small, PrunedSystem) and small.num_modules == 3 and result.reports[1].extra["edges_kept"] == 12
     assert 0 < small.structure.num_edges <= 12 and all(m not in e for stage in small.structure.edges for e in stage
                                                       for m in removed)
-    assert [r.step for r in result.reports] == ["fp32", "edges:0.5", "modules:1", "prune:0.5", "kmeans:8",
-                                                "fakequant:6"]
+    assert [r.step for r in result.reports] == ["fp32", "edges:0.5", "modules:1", "channels:0.5", "prune:0.5",
+                                                "kmeans:8", "fakequant:6"]
     assert result.reports[-1].bytes < result.reports[0].bytes / 2
     one = restructure(system, modules=[2])                  # down to one module: every task still served
     assert one.num_modules == 1 and set(one(data.test.x[:3])) == set(data.task_names)
@@ -209,3 +234,18 @@ def test_the_w_preview_scores_the_edge_pruned_system_without_fine_tuning():
             pv(float("nan"))
     finally:
         pv.close()
+
+
+def test_the_cli_reaches_the_w_steps_and_refuses_them_for_an_mlp(capsys, monkeypatch, tmp_path):
+    from lab.cli import main
+
+    monkeypatch.setenv("LAB_RUNS", str(tmp_path / "runs"))
+    assert main(["compress", "--model", "mlp", "--recipe", "edges:0.5", "--no-latency", "--epochs", "1",
+                 "--limit", "200"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: edge pruning acts on the coupling W of a CoupledSystem; this model is a Sequential without "
+                   "a coupling (use prune/channels/kmeans for it)"]
+    assert main(["compress", "--model", "coupled", "--recipe", "edges:0.5,modules:1", "--no-latency", "--epochs", "1",
+                 "--limit", "200", "--finetune-epochs", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "edges:0.5 " in out and "modules:1 " in out

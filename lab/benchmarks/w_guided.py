@@ -25,6 +25,7 @@ from __future__ import annotations
 import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -34,7 +35,7 @@ from ..compress.distill_system import SystemDistillConfig, distill_system
 from ..compress.edges import edge_scores, select_edges
 from ..compress.fit import FitConfig, fit
 from ..compress.modules import choose_modules, module_scores
-from ..coupling.pruned import restructure
+from ..coupling.restructure import restructure
 from ..coupling.system import CoupledSystem, SystemConfig, build_system
 from ..cost import FAST_MEASURE, count_flops, evaluate_model, packed_size
 from ..data.base import MultiTaskData
@@ -273,3 +274,31 @@ def run_w_guided(config: WGuidedBenchConfig, on_row: Callable[[dict], None] | No
         rows += new
     return rows
 
+
+
+def export_comparison(models: dict[str, torch.nn.Module], data: MultiTaskData, workdir, repeats: int = 300,
+                      rounds: int = 3) -> list[dict]:
+    """Each model exported to ONNX and run by ONNX Runtime at batch 1: file bytes, graph operations, weight
+    values stored in the graph, parity with torch, and the median latency (best of ``rounds`` interleaved
+    rounds of ``repeats`` calls, so a load spike on a shared machine hits every model alike)."""
+    import onnx
+    from onnx import numpy_helper
+
+    from ..deploy import assert_parity, export_onnx, ort_session, time_onnx
+
+    rows, sessions = [], {}
+    for name, model in models.items():
+        result = export_onnx(model.eval(), Path(workdir) / f"{len(rows)}.onnx", data.test.x[:2])
+        graph = onnx.load(str(result.path)).graph
+        rows.append({"model": name, "outputs": len(result.output_names), "bytes": result.bytes, "ops": len(graph.node),
+                     "weight_values": sum(numpy_helper.to_array(t).size for t in graph.initializer
+                                          if t.data_type == onnx.TensorProto.FLOAT),
+                     "max_abs_diff": max(assert_parity(model, result.path, data.test.x).values())})
+        sessions[name] = ort_session(result.path)
+    best = {name: float("inf") for name in models}
+    for _ in range(rounds):
+        for name, session in sessions.items():
+            best[name] = min(best[name], time_onnx(session, data.test.x[:1], repeats, warmup=20))
+    for row in rows:
+        row["ort_us"] = 1000 * best[row["model"]]
+    return rows

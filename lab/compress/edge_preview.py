@@ -1,7 +1,7 @@
 """The W-tab preview: drop every coupling edge with |W| under a threshold and score the system, no
 fine-tuning, fast enough for a slider.
 
-Each call builds the edge-pruned system (``lab.coupling.pruned.restructure``: the same structure the
+Each call builds the edge-pruned system (``lab.coupling.restructure``: the same structure the
 exported graph has), evaluates it on the test split, and writes its packed file to count real bytes.
 The |W| scores are computed once. ``bench/w_preview.py`` times a threshold move.
 
@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..coupling.pruned import PrunedSystem, check_prunable, restructure, structure_of
+from ..coupling.pruned import PrunedSystem
+from ..coupling.restructure import check_prunable, restructure, structure_of
 from ..coupling.system import CoupledSystem
 from ..cost import evaluate_model, fixed_threads, packed_size
 from ..data.base import MultiTaskData

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-from torch import Tensor
 
-from ..coupling.pruned import Edge, PrunedSystem, check_prunable, coupling_value, restructure, structure_of
+from ..coupling.pruned import PrunedSystem
+from ..coupling.structure import Edge
+from ..coupling.restructure import check_prunable, coupling_value, restructure, structure_of
 from ..coupling.system import CoupledSystem
 from ..cost import MeasureConfig, Report, measure
 from ..data.base import MultiTaskData

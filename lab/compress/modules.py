@@ -25,7 +25,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from ..coupling.pruned import PrunedSystem, check_prunable, coupling_value, restructure, structure_of
+from ..coupling.pruned import PrunedSystem
+from ..coupling.restructure import check_prunable, coupling_value, restructure, structure_of
 from ..coupling.system import CoupledSystem
 from ..cost import MeasureConfig, Report, evaluate_model, measure
 from ..data.base import MultiTaskData

@@ -6,8 +6,9 @@ from .cross_stitch import CrossStitch, init_matrix
 from .ensemble import Ensemble
 from .independent import Independent
 from .pipeline import Pipeline
-from .pruned import PrunedStructure, PrunedSystem, check_prunable, restructure, structure_of  # registers "pruned"
+from .pruned import PrunedStructure, PrunedSystem  # registers "pruned" for checkpoints
 from .recovery import edge_scores, recovery_report
+from .restructure import check_prunable, restructure, structure_of
 from .shared import Shared
 from .system import COUPLINGS, CoupledSystem, SystemConfig, build_system
 

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from .cross_stitch import CrossStitch
-from .pruned import EdgeMix
+from .edge_mix import EdgeMix
 
 PENALTIES: tuple[str, ...] = ("l1", "group")
 Penalty = Literal["l1", "group"]

@@ -23,7 +23,8 @@ from ...compress.fit import FitConfig
 from ...compress.modules import MODULE_SCORES
 from ...compress.recipe_runs import RecipeRun
 from ...compress.w_runs import apply_w_step
-from ...coupling.pruned import PrunedSystem, check_prunable
+from ...coupling.pruned import PrunedSystem
+from ...coupling.restructure import check_prunable
 from ...runs import new_run_dir
 from ...viz import W_before_after, W_graph
 from ..base import DESCRIPTION_STYLE, Job, Throttle, readable_error
