@@ -278,23 +278,29 @@ def run_w_guided(config: WGuidedBenchConfig, on_row: Callable[[dict], None] | No
 
 def export_comparison(models: dict[str, torch.nn.Module], data: MultiTaskData, workdir, repeats: int = 300,
                       rounds: int = 3) -> list[dict]:
-    """Each model exported to ONNX and run by ONNX Runtime at batch 1: file bytes, graph operations, weight
-    values stored in the graph, parity with torch, and the median latency (best of ``rounds`` interleaved
-    rounds of ``repeats`` calls, so a load spike on a shared machine hits every model alike)."""
+    """Each model exported to ONNX and run by ONNX Runtime at batch 1: file bytes as exported and after
+    removing the exporter's per-node metadata (stack traces; about half of these small files), graph
+    operations, weight values stored, parity with torch (of the stripped file), and the median latency
+    (best of ``rounds`` interleaved rounds of ``repeats`` calls, so a load spike hits every model alike)."""
     import onnx
     from onnx import numpy_helper
 
-    from ..deploy import assert_parity, export_onnx, ort_session, time_onnx
+    from ..deploy import assert_parity, export_onnx, onnx_bytes, ort_session, time_onnx
 
     rows, sessions = [], {}
     for name, model in models.items():
         result = export_onnx(model.eval(), Path(workdir) / f"{len(rows)}.onnx", data.test.x[:2])
-        graph = onnx.load(str(result.path)).graph
-        rows.append({"model": name, "outputs": len(result.output_names), "bytes": result.bytes, "ops": len(graph.node),
-                     "weight_values": sum(numpy_helper.to_array(t).size for t in graph.initializer
+        proto = onnx.load(str(result.path))
+        for node in proto.graph.node:
+            del node.metadata_props[:]
+        stripped = Path(workdir) / f"{len(rows)}.stripped.onnx"
+        onnx.save(proto, str(stripped))
+        rows.append({"model": name, "outputs": len(result.output_names), "bytes": result.bytes,
+                     "stripped_bytes": onnx_bytes(stripped), "ops": len(proto.graph.node),
+                     "weight_values": sum(numpy_helper.to_array(t).size for t in proto.graph.initializer
                                           if t.data_type == onnx.TensorProto.FLOAT),
-                     "max_abs_diff": max(assert_parity(model, result.path, data.test.x).values())})
-        sessions[name] = ort_session(result.path)
+                     "max_abs_diff": max(assert_parity(model, stripped, data.test.x).values())})
+        sessions[name] = ort_session(stripped)
     best = {name: float("inf") for name in models}
     for _ in range(rounds):
         for name, session in sessions.items():
