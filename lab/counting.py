@@ -73,7 +73,10 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
 
 
 def count_flops(model: nn.Module, x: Tensor) -> tuple[int, int]:
-    """(dense FLOPs, effective FLOPs) per example of ``model(x)`` (x: a batch of >= 1 example)."""
+    """(dense FLOPs, effective FLOPs) per example of ``model(x)`` (x: a batch of >= 1 example).
+
+    A model may add the FLOPs per example of elementwise work the counter does not see through an
+    ``uncounted_flops()`` method (``lab.coupling.pruned.PrunedSystem``: its per-edge mix)."""
     was_training = model.training
     model.eval()
     try:
@@ -91,7 +94,9 @@ def count_flops(model: nn.Module, x: Tensor) -> tuple[int, int]:
         density = _nonzero(w) / w.numel() if w.numel() else 1.0
         effective -= flops * (1.0 - density)
     b = x.shape[0]
-    return int(round(total / b)), int(round(effective / b))
+    hidden = getattr(model, "uncounted_flops", None)        # elementwise work the counter cannot see (a
+    extra = int(hidden()) if callable(hidden) else 0         # pruned coupling's per-edge multiply-adds)
+    return int(round(total / b)) + extra, int(round(effective / b)) + extra
 
 
 def state_for_saving(model: nn.Module) -> dict[str, Any]:

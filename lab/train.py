@@ -27,6 +27,7 @@ from torch import nn
 from tqdm.std import tqdm   # text on stderr: tqdm.auto's notebook widget is closed after training and a saved
                             # notebook then shows "Error displaying widget: model not found" where it was
 
+from .coupling.sparsity import check_penalty, coupling_penalty
 from .coupling.system import CoupledSystem
 from .divergence import DIVERGENCE_FACTOR, DivergenceError, NonFiniteLossError, check_epoch
 from .data.base import MultiTaskData
@@ -50,7 +51,10 @@ class TrainConfig:
     Allowed (checked on creation, ValueError naming the field otherwise; see ``lab.validation``):
     epochs 1..100000, batch_size 1..1000000, lr in (0, 1e6], optimizer adam|sgd, momentum in [0, 1),
     weight_decay in [0, 1], task_weights finite >= 0 (at most 1e6 each), coupling_lr_scale in (0, 1000],
-    seed 0..2**31-1, device "cpu" or an available CUDA device. NumPy numbers are accepted."""
+    seed 0..2**31-1, device "cpu" or an available CUDA device. NumPy numbers are accepted.
+    ``sparse_coupling`` > 0 adds that times the ``sparse_coupling_kind`` penalty ("l1" or "group",
+    ``lab.coupling.sparsity``) on W's off-diagonal to the loss, so the coupling learns to be sparse
+    (cross-stitch only); its value per epoch is recorded in ``History.extra["coupling_penalty"]``."""
 
     epochs: int = 20
     batch_size: int = 64
@@ -62,6 +66,8 @@ class TrainConfig:
     coupling_lr_scale: float = 1.0
     seed: int = 0
     device: str = "cpu"
+    sparse_coupling: float = 0.0
+    sparse_coupling_kind: str = "l1"
 
     def __post_init__(self) -> None:
         check_optimiser_settings(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay)
@@ -75,6 +81,7 @@ class TrainConfig:
                 "task_weights", self.task_weights, min=0.0, max=1e6, max_len=64),
             "seed": check_seed(self.seed),
             "device": check_device(self.device)})
+        check_penalty(self.sparse_coupling_kind, self.sparse_coupling)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -173,6 +180,8 @@ def train(system: CoupledSystem, data: MultiTaskData, config: TrainConfig | None
     n = len(x_train)
     steps_per_epoch = math.ceil(n / config.batch_size)
     _record_facts(history, system, data, config, weighting, adversarial, steps_per_epoch)
+    if config.sparse_coupling > 0:
+        coupling_penalty(system, config.sparse_coupling_kind)       # a clear error now for a coupling without edges
 
     with seeded_training(system, config.seed):      # dropout draws from the seed, never the global RNG
         gen = generator(config.seed)
@@ -210,6 +219,8 @@ def train(system: CoupledSystem, data: MultiTaskData, config: TrainConfig | None
                                              f"the history keeps the {history.num_epochs} finished epochs",
                                              history)
                 weights = weighting.backward(losses, system)
+                if config.sparse_coupling > 0:
+                    (config.sparse_coupling * coupling_penalty(system, config.sparse_coupling_kind)).backward()
                 optimizer.step()
                 global_step += 1
                 b = len(idx)
@@ -239,6 +250,10 @@ def train(system: CoupledSystem, data: MultiTaskData, config: TrainConfig | None
                 raise
             history.record_epoch(epoch, train_loss, train_metric, val_result, weights, matrices,
                                  time.perf_counter() - t0)
+            if config.sparse_coupling > 0:
+                with torch.no_grad():
+                    value = float(coupling_penalty(system, config.sparse_coupling_kind))
+                history.extra.setdefault("coupling_penalty", []).append(value)
             bar.set_postfix(loss=f"{train_loss['total']:.3f}")
             for cb in callbacks:
                 cb.on_epoch_end(system, history)

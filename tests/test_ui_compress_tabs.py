@@ -113,13 +113,13 @@ class _CountTab(Tab):
 def test_a_tab_is_added_to_the_panel_with_its_widget_and_job(tmp_path, loaded):
     cp = CompressionPanel(runs_root=tmp_path / "runs", update_interval=0.0)
     w = cp.add_tab(_CountTab(cp))
-    assert cp.tabs.titles[-1] == "5 W" and cp.tabs.children[-1] is w.widget
+    assert cp.tabs.titles[-2:] == ("5 W", "6 W") and cp.tabs.children[-1] is w.widget   # after the real W tab
     cp.use_model(loaded)                                      # every tab hears of the new model
     assert w.count.value == 1 and cp.preview_row["sparsity"] == pytest.approx(0.8)
     assert cp.run("count") and w.seen == ["mlp"] and cp.status.value == "counted 1"
     w.count.value = -1
     assert not cp.run("count") and cp.message_text == "Cannot count: count must be >= 0"
-    with pytest.raises(ValueError, match=r"action must be one of \['model', 'recipe', 'export', 'count'\]"):
+    with pytest.raises(ValueError, match=r"action must be one of \['model', 'recipe', 'export', 'w', 'count'\]"):
         cp.run("nothing")
     with pytest.raises(ValueError, match="two tabs run the action 'count'"):
         cp.add_tab(_CountTab(cp))

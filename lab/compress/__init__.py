@@ -21,12 +21,17 @@ Entry functions take data and measurement settings as keyword arguments; the cos
 ``Report`` type live in :mod:`lab.cost`, the packed on-disk format in :mod:`lab.formats.packed`.
 """
 from ..formats.packed import read_packed, write_packed
+from .budgets import BudgetConfig, budget_compress
 from .distill import DistillConfig, distill, kd_loss, kl_to_teacher
+from .distill_system import MultiHeadStudent, SystemDistillConfig, distill_system
+from .edge_preview import EdgePreview, EdgePreviewResult
+from .edges import EdgePruneConfig, prune_edges
 from .ensemble import AveragingEnsemble, EnsembleConfig, ensemble
 from .fakequant import FakeQuantConfig, fake_quantize, fake_quantize_tensor
 from .fit import FitConfig, fit
 from .gradual import GradualConfig, gradual_prune, sparsity_schedule
 from .int8 import Int8Config, quantize_int8
+from .modules import ModulePruneConfig, remove_modules
 from .preview import Preview, PreviewResult, preview
 from .prune import PruneConfig, global_magnitude_masks, layer_sparsity, magnitude_mask, prune
 from .recipe import STEPS, RecipeOptions, RecipeResult, parse_recipe, run_recipe
@@ -48,3 +53,6 @@ __all__ = [
 ]
 __all__ += ["RecipeConfig", "RecipeRun", "export_plan", "load_recipe_run", "record_recipe", "save_recipe_run",
             "saved_recipe_runs"]
+__all__ += ["BudgetConfig", "EdgePreview", "EdgePreviewResult", "EdgePruneConfig", "ModulePruneConfig",
+            "MultiHeadStudent", "SystemDistillConfig", "budget_compress", "distill_system", "prune_edges",
+            "remove_modules"]

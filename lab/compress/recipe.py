@@ -11,7 +11,8 @@ Every step returns (model, Report); ``run_recipe`` measures the input model firs
 table reads step by step from the reference. int8 steps turn the model into an integer graph, so
 they must come last.
 
-Steps (``STEPS``): prune, channels, gradual, kmeans, fakequant, int8, distill, ensemble.
+Steps (``STEPS``): prune, channels, gradual, kmeans, fakequant, int8, distill, ensemble, and the W-guided
+steps for cross-stitch systems (:mod:`lab.compress.w_steps`): edges, modules, budget, student.
 Fine-tuning after prune/channels/kmeans uses ``RecipeOptions.finetune`` unless a step sets
 ``epochs=``/``lr=``. Fine-tuning retrains every free weight, so a step that fine-tunes after
 ``kmeans`` or ``fakequant`` undoes their sharing/grid: put sharing and quantization after pruning
@@ -43,6 +44,7 @@ from .recipe_grammar import GRAMMAR, StepSpec, parse_recipe, parse_step, step_ar
 from .prune import PruneConfig, prune
 from .share import KMeansConfig, share_weights, shareable_layers
 from .structured import ChannelPruneConfig, prune_channels
+from .w_steps import budget_step, edges_step, modules_step, student_step
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,14 @@ STEPS: dict[str, Step] = {
                     "current model", _distill, needs_data=True),
     "ensemble": Step("ensemble", "ensemble:M retrain M copies of the architecture and average them",
                      _ensemble, needs_data=True),
+    "edges": Step("edges", "edges:F[:grad|random][:threshold=T][:count=K] keep a fraction F of the coupling edges "
+                  "per stage, by |W| (cross-stitch)", edges_step),
+    "modules": Step("modules", "modules:K[:grad|magnitude|random] remove the K sub-modules W needs least, "
+                    "re-routing their tasks (cross-stitch)", modules_step),
+    "budget": Step("budget", "budget:S[:bits=B][:uniform|magnitude|random] per-module sparsity/bits from W and "
+                   "sensitivity, mean sparsity S", budget_step, needs_data=True),
+    "student": Step("student", "student:H[xH2][:T=4][:alpha=0.7] distil every task into one multi-head MLP student",
+                    student_step, needs_data=True),
 }
 assert set(STEPS) == set(GRAMMAR)
 

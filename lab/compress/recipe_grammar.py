@@ -145,6 +145,27 @@ GRAMMAR: dict[str, StepGrammar] = {
                                     "task": Param("name", "task must be a task name such as digit"), **TRAIN}),
     "ensemble": StepGrammar(Param("int", "members must be an integer from 2 to 64", 2, 64), default=3,
                             options=TRAIN),
+    # W-guided steps (lab.compress.w_steps): they read their values themselves; the grammar refuses the rest
+    "edges": StepGrammar(Param("float", "the fraction of coupling edges kept must lie in [0, 1]", 0.0, 1.0,
+                               example="0.5"),
+                         flags={"score": ("grad", "gradient", "random")},
+                         options={"threshold": Param("float", "threshold must be a number >= 0", 0.0, 1e6),
+                                  "count": Param("int", "count must be an integer from 0 to 4096", 0, 4096),
+                                  **TRAIN}),
+    "modules": StepGrammar(Param("int", "the number of modules removed must be an integer from 1 to 63", 1, 63,
+                                 example="1"), default=1,
+                           flags={"score": ("grad", "gradient", "magnitude", "random")}, options=TRAIN),
+    "budget": StepGrammar(Param("float", "the mean sparsity must lie in [0, 1)", 0.0, 1.0, max_open=True,
+                                example="0.8"), required=True,
+                          flags={"allocation": ("uniform", "magnitude", "random")},
+                          options={"bits": Param("int", "bits must be an integer from 2 to 16", 2, 16),
+                                   "spread": Param("float", "spread must be a number from 0 to 10", 0.0, 10.0),
+                                   **TRAIN}),
+    "student": StepGrammar(Param("widths", "the student's hidden widths look like 64 or 64x32 (1 to 16 widths, "
+                                 "each from 1 to 16384)", 1, 16384, example="64"), required=True,
+                           options={"T": Param("float", "T (temperature) must be a number > 0 and <= 100", 0.0, 100.0,
+                                               min_open=True),
+                                    "alpha": Param("float", "alpha must lie in [0, 1]", 0.0, 1.0), **TRAIN}),
 }
 
 

@@ -130,9 +130,17 @@ def _tied_channels_inplace(system: nn.Module, config: ChannelPruneConfig) -> Non
                 flat = [c * per_channel + k for c in drop for k in range(per_channel)]
                 for task in system.heads[i].values():
                     tp.prune_linear_in_channels(_stage_layer(task), flat)
+        if s + 1 == stages:                     # a pruned system's routed tasks read the last stage too
+            for task in getattr(system, "route_heads", {}).values():
+                tp.prune_linear_in_channels(_stage_layer(task), flat)
         coupling = system.coupling
         if hasattr(coupling, "W") and getattr(coupling, "per_channel", False):
             coupling.W[s] = nn.Parameter(coupling.W[s].detach()[..., keep_idx].clone())
+        if hasattr(coupling, "edge_order") and coupling.per_channel:          # lab.coupling.edge_mix.EdgeMix
+            coupling.w[s] = nn.Parameter(coupling.w[s].detach()[:, keep_idx].clone())
+            if s + 1 == stages:
+                for task in list(coupling.routes):
+                    coupling.routes[task] = nn.Parameter(coupling.routes[task].detach()[:, keep_idx].clone())
         if hasattr(coupling, "query"):
             tp.prune_linear_in_channels(coupling.query[s], drop)
             tp.prune_linear_in_channels(coupling.key[s], drop)

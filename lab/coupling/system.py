@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import Tensor, nn
@@ -36,6 +36,10 @@ COUPLINGS: dict[str, type[Coupling]] = {
     "cross_stitch": CrossStitch,
     "attention": Attention,
 }
+
+# Systems of another class rebuilt from their architecture: key in the architecture dict -> builder
+# (``lab.coupling.pruned`` registers "pruned"); ``CoupledSystem.from_architecture`` dispatches on it.
+ARCHITECTURES: dict[str, Callable[[dict[str, Any]], "CoupledSystem"]] = {}
 
 
 @dataclass(frozen=True)
@@ -246,13 +250,27 @@ class CoupledSystem(nn.Module):
         Everything is checked before allocating: the dict's keys and types, the limits of
         ``lab.coupling.limits``, and - when ``state_dict`` is given - that its keys, shapes and
         dtypes are exactly those the architecture builds (compared on the meta device).
-        One ValueError says what is wrong."""
-        config, tasks, input_shape, num_inputs = parse_architecture(arch)
-        if state_dict is not None:
-            with torch.device("meta"):
-                expected = cls(config, tasks, input_shape, num_inputs).state_dict()
-            check_state_dict(expected, state_dict)
-        system = cls(config, tasks, input_shape, num_inputs)
+        One ValueError says what is wrong. Architectures of derived systems (e.g. a pruned system's
+        ``"pruned"`` record) are rebuilt by the builder registered in ``ARCHITECTURES``, after the
+        base record passed the same checks."""
+        build = next((b for key, b in ARCHITECTURES.items() if isinstance(arch, dict) and key in arch), None)
+        if build is not None:
+            parse_architecture({k: v for k, v in arch.items() if k not in ARCHITECTURES})
+            try:
+                with torch.device("meta"):
+                    expected = build(arch).state_dict() if state_dict is not None else None
+            except (KeyError, TypeError) as err:
+                raise ValueError(f"invalid architecture record: {type(err).__name__}: {err}") from None
+            if expected is not None:
+                check_state_dict(expected, state_dict)
+            system = build(arch)
+        else:
+            config, tasks, input_shape, num_inputs = parse_architecture(arch)
+            if state_dict is not None:
+                with torch.device("meta"):
+                    expected = cls(config, tasks, input_shape, num_inputs).state_dict()
+                check_state_dict(expected, state_dict)
+            system = cls(config, tasks, input_shape, num_inputs)
         if state_dict is not None:
             system.load_state_dict(state_dict)
         return system

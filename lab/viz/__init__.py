@@ -21,7 +21,9 @@ Views:
 * :func:`robustness_curves` - robust metric vs attack radius per strategy, per task at one eps;
 * :func:`W_before_after` - every stage's W before and after adaptation, and the change;
 * :func:`compression_preview` - accuracy and packed size vs sparsity at one bit width, a marker at the slider;
-* :func:`pareto` - accuracy vs real bytes of compression recipes, step by step, with the non-dominated points.
+* :func:`pareto` - accuracy vs real bytes of compression recipes, step by step, with the non-dominated points;
+* :func:`accuracy_vs_edges` / :func:`accuracy_vs_bytes` - W-guided compression against its baselines
+  (:mod:`~lab.viz.w_pruning`).
 
 One module per subject: :mod:`~lab.viz.w` (W), :mod:`~lab.viz.training`, :mod:`~lab.viz.robustness`
 (robustness and transfer), :mod:`~lab.viz.compression`; :mod:`~lab.viz.common` reads W and holds the colours.
@@ -32,8 +34,10 @@ from .compression import compression_preview, pareto, pareto_front
 from .robustness import W_before_after, robustness_curves
 from .training import task_weight_curves, training_curves
 from .w import W_animation, W_graph, W_heatmap, W_heatmaps, W_side_by_side, W_trajectories, W_vs_truth
+from .w_pruning import accuracy_vs_bytes, accuracy_vs_edges
 
 __all__ = ["COLORSCALE", "NEGATIVE", "POSITIVE", "TASK_COLORS", "W_animation", "W_at_epoch", "W_before_after",
            "W_graph", "W_heatmap", "W_heatmaps", "W_side_by_side", "W_trajectories", "W_vs_truth", "as_matrices",
            "compression_preview", "module_labels", "pareto", "pareto_front", "robustness_curves", "snapshot_epochs",
            "task_weight_curves", "training_curves"]
+__all__ += ["accuracy_vs_bytes", "accuracy_vs_edges"]

@@ -9,7 +9,7 @@
     cp.runs[-1].reports, cp.pareto_figure()        # one lab.cost.Report per step; all runs on one Pareto plot
     cp.export()                                    # 4 Export: ONNX file, parity, ONNX Runtime latency and int8
 
-Four tabs, one status line (with Stop) below them; one controller per tab, each owning its widgets
+Five tabs, one status line (with Stop) below them; one controller per tab, each owning its widgets
 and its job (:mod:`.shell` holds the shell and the tab interface):
 
 1. **Model** (:mod:`.model_tab`) - a reference network (``lab.models``: mlp, lenet, dscnn) trained on
@@ -23,6 +23,10 @@ and its job (:mod:`.shell` holds the shell and the tab interface):
    **Pareto plot** (accuracy vs real bytes).
 4. **Export** (:mod:`.export_tab`) - the last float model of the latest recipe (or the model itself)
    to ONNX, with parity, file bytes, ONNX Runtime vs eager torch latency and the int8 file.
+5. **W** (:mod:`.w_tab`) - for a cross-stitch system: the W graph with an edge-threshold slider that
+   re-scores the system without fine-tuning (``lab.compress.EdgePreview``), and buttons that prune
+   edges or remove the module W needs least with fine-tuning (``lab.compress.w_runs``); results join
+   the Recipe tab's Pareto plot.
 
 The jobs the CLI shares live in core: ``lab.compress.recipe_config`` (RecipeConfig),
 ``lab.compress.recipe_runs`` (saving runs, ``export_plan``), ``lab.export_report`` (the export table)
@@ -37,6 +41,7 @@ from .panel import CompressionPanel
 from .preview_tab import CURVE_SPARSITIES, PreviewTab
 from .recipe_tab import TABLE_COLUMNS, RecipeTab
 from .shell import Tab, TabbedPanel
+from .w_tab import WTab
 
 __all__ = ["CURVE_SPARSITIES", "TABLE_COLUMNS", "CompressionPanel", "ExportSummary", "ExportTab", "ModelTab",
-           "PreviewTab", "RecipeTab", "Tab", "TabbedPanel"]
+           "PreviewTab", "RecipeTab", "Tab", "TabbedPanel", "WTab"]

@@ -1,7 +1,8 @@
 """``CompressionPanel``: the four compression tabs in one shell, with the API notebooks and tests use.
 
-The panel is a :class:`TabbedPanel` holding ``model_tab``, ``preview_tab``, ``recipe_tab`` and
-``export_tab``; each tab owns its widgets and its job. The panel forwards their widgets and state
+The panel is a :class:`TabbedPanel` holding ``model_tab``, ``preview_tab``, ``recipe_tab``,
+``export_tab`` and ``w_tab`` (cross-stitch systems: compression guided by W); each tab owns its widgets
+and its job. The panel forwards their widgets and state
 under the names notebooks use (``cp.sparsity``, ``cp.runs``, ``cp.export_summary``, ...) and their
 methods (``cp.preview(...)``, ``cp.load_saved(...)``, ...).
 """
@@ -19,6 +20,7 @@ from .model_tab import ModelTab
 from .preview_tab import _SLIDER, PreviewTab
 from .recipe_tab import RecipeTab
 from .shell import TabbedPanel
+from .w_tab import WTab
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -54,6 +56,7 @@ class CompressionPanel(TabbedPanel):
         self.recipe_tab = self.add_tab(RecipeTab(self, recipe))
         self.export_tab = self.add_tab(ExportTab(self, runs=lambda: self.recipe_tab.runs,
                                                  settings=self.recipe_tab.read_recipe))
+        self.w_tab = self.add_tab(WTab(self, on_run=self.recipe_tab.add_run))
         self.ui.add_class("lab-compression")
 
     # --- 1 Model -------------------------------------------------------------------------------------------
@@ -166,3 +169,19 @@ class CompressionPanel(TabbedPanel):
     def export_text(self) -> str:
         """The export table as plain text (for print)."""
         return self.export_tab.export_text()
+
+    # --- 5 W -----------------------------------------------------------------------------------------------
+    edge_threshold = _forward("w_tab", "threshold")
+    w_info = _forward("w_tab", "w_info")
+    w_preview_row = _forward("w_tab", "preview_row")
+    w_runs = _forward("w_tab", "w_runs")
+
+    def w_preview(self, threshold: float | None = None):
+        """Remove the coupling edges with |W| < ``threshold`` (default: the W tab's slider) and score the system
+        without fine-tuning (an ``EdgePreviewResult``)."""
+        return self.w_tab.preview(threshold)
+
+    def apply_w(self, kind: str = "edges") -> bool:
+        """Run the W tab's step - ``edges`` (prune under the threshold) or ``modules`` (remove the modules W
+        needs least) - with fine-tuning, and wait; the result joins the Recipe tab's Pareto plot."""
+        return self.w_tab.apply(kind)

@@ -197,6 +197,13 @@ class RecipeTab(Tab):
         self.recipe_table.value = _NO_TABLE
         self._show_pareto()
 
+    def add_run(self, run: RecipeRun) -> None:
+        """Add a run made elsewhere (the W tab's steps) to the table and the Pareto plot."""
+        self.runs.append(run)
+        self.live_run = run
+        self._show_table(run, self._weights_or_default())
+        self._show_pareto()
+
     def load_saved(self, run_dir: str | Path) -> RecipeRun:
         """Add a recipe run saved earlier (its ``recipe.json``: the panel's or ``compress --save``'s) to the
         table and the Pareto plot."""
