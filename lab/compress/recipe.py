@@ -11,7 +11,8 @@ Every step returns (model, Report); ``run_recipe`` measures the input model firs
 table reads step by step from the reference. int8 steps turn the model into an integer graph, so
 they must come last.
 
-Steps (``STEPS``): prune, channels, gradual, kmeans, fakequant, int8, distill, ensemble.
+Steps (``STEPS``): prune, channels, gradual, kmeans, fakequant, int8, distill, ensemble, and the
+per-layer prune_layers and kmeans_layers (``lab.compress.layerwise``).
 Fine-tuning after prune/channels/kmeans uses ``RecipeOptions.finetune`` unless a step sets
 ``epochs=``/``lr=``. Fine-tuning retrains every free weight, so a step that fine-tunes after
 ``kmeans`` or ``fakequant`` undoes their sharing/grid: put sharing and quantization after pruning
@@ -36,6 +37,7 @@ from .fakequant import FakeQuantConfig, fake_quantize
 from .fit import FitConfig
 from .gradual import GradualConfig, gradual_prune
 from .int8 import Int8Config, quantize_int8
+from .layerwise import apply_kmeans_layers, apply_prune_layers
 from .prune import PruneConfig, prune
 from .share import KMeansConfig, share_weights
 from .structured import ChannelPruneConfig, prune_channels
@@ -208,6 +210,10 @@ STEPS: dict[str, Step] = {
                     _distill, needs_data=True),
     "ensemble": Step("ensemble", "ensemble:M retrain M copies of the architecture and average them",
                      _ensemble, needs_data=True),
+    # per-layer budgets (lab.compress.layerwise): one value per layer, '/'-separated
+    "prune_layers": Step("prune_layers", "prune_layers:S1/S2/..[:steps=N] sparsity S_l for layer l", apply_prune_layers),
+    "kmeans_layers": Step("kmeans_layers", "kmeans_layers:K1/K2/..[:bias=K] K_l shared values in layer l "
+                          "(bias=K: biases too)", apply_kmeans_layers),
 }
 
 
