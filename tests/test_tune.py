@@ -279,3 +279,29 @@ def test_cli_refuses_bad_input_with_one_line_before_any_trial(args, message, tmp
     assert main(args) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_the_budget_counts_each_trial_once():
+    """Retried (heartbeat), stopped and surplus trials are not counted; their replacements are."""
+    from optuna.distributions import FloatDistribution
+
+    from lab.tune.worker import _surplus
+
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    dist = {"x": FloatDistribution(0, 1)}
+
+    def add(state, number_attrs=None, user=None, values=None):
+        study.add_trial(optuna.create_trial(state=state, params={"x": 0.5}, distributions=dist,
+                                            system_attrs=number_attrs or {}, user_attrs=user or {},
+                                            values=values))
+
+    add(TrialState.COMPLETE, values=[0.9, 100.0])                          # 0
+    add(TrialState.FAIL)                                                   # 1: its worker was killed
+    add(TrialState.FAIL, user={"fail_reason": "NaN"})                      # 2: a real failure, counted
+    add(TrialState.FAIL, user={"stopped": True})                           # 3: stopped, re-queued as 5
+    add(TrialState.WAITING, {"failed_trial": 1, "retry_history": [1]})     # 4: the retry of 1
+    add(TrialState.WAITING, user={"requeued_from": 3})                     # 5
+    add(TrialState.PRUNED, user={"surplus": True})                         # 6
+    b = budget(study)
+    assert (b.used, b.complete, b.failed, b.running, b.waiting) == (4, 1, 1, 0, 2)
+    assert not _surplus(study, 4, 4) and not _surplus(study, 5, 4) and _surplus(study, 7, 4)

@@ -12,8 +12,9 @@ the objectives; an exception (a NaN loss, a bad combination) is recorded as the 
 ends the running trial at its next step: it is recorded as FAIL with ``stopped`` and its params
 are queued again, so a resumed study runs it - nothing lost, nothing counted twice.
 
-The budget: every trial counts except those replaced by a retry (FAIL by heartbeat, re-queued)
-or stopped (re-queued). A worker that reaches it waits while other trials still run (so a trial
+The budget: every trial counts except those replaced by a retry (FAIL by heartbeat, re-queued),
+stopped (re-queued) or surplus (two workers that saw one trial left at the same moment: the later
+trial steps back as PRUNED), so a study ends with exactly ``trials`` counted trials. A worker that reaches it waits while other trials still run (so a trial
 of a killed worker is failed and retried after the grace period), then returns.
 """
 from __future__ import annotations
@@ -48,17 +49,32 @@ class Budget:
     waiting: int
 
 
+def _dropped(t: FrozenTrial, replaced: set[int]) -> bool:
+    """Trials the budget does not count: surplus (PRUNED), stopped or replaced by a retry (FAIL)."""
+    if t.state == TrialState.PRUNED and t.user_attrs.get("surplus"):
+        return True
+    return t.state == TrialState.FAIL and (t.number in replaced or bool(t.user_attrs.get("stopped")))
+
+
+def _replaced(trials: list[FrozenTrial]) -> set[int]:
+    return {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+
+
 def budget(study: optuna.Study) -> Budget:
     trials = study.get_trials(deepcopy=False)
-    replaced = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
-
-    def dropped(t: FrozenTrial) -> bool:
-        return t.state == TrialState.FAIL and (t.number in replaced or bool(t.user_attrs.get("stopped")))
-
+    replaced = _replaced(trials)
     count = lambda state: sum(1 for t in trials if t.state == state)  # noqa: E731
-    return Budget(sum(1 for t in trials if not dropped(t)), count(TrialState.COMPLETE),
-                  sum(1 for t in trials if t.state == TrialState.FAIL and not dropped(t)),
+    return Budget(sum(1 for t in trials if not _dropped(t, replaced)), count(TrialState.COMPLETE),
+                  sum(1 for t in trials if t.state == TrialState.FAIL and not _dropped(t, replaced)),
                   count(TrialState.RUNNING), count(TrialState.WAITING))
+
+
+def _surplus(study: optuna.Study, number: int, total: int) -> bool:
+    """True when the trials numbered below ``number`` already use the budget: two workers that checked
+    the budget at the same moment both started one; the later one steps back (PRUNED, not counted)."""
+    trials = study.get_trials(deepcopy=False)
+    replaced = _replaced(trials)                # a retry names the trial it replaces in its own attrs
+    return sum(1 for t in trials if t.number < number and not _dropped(t, replaced)) >= total
 
 
 def worker_label(worker: int) -> str:
@@ -75,6 +91,9 @@ def make_objective(config: TuneConfig, context: TrialContext, stop: threading.Ev
         if last is not None:
             last.append(trial.number)
         trial.set_user_attr("worker", label)
+        if _surplus(trial.study, trial.number, config.trials):
+            trial.set_user_attr("surplus", True)
+            raise optuna.TrialPruned("the study's budget was used by other workers meanwhile")
         params = config.space.sample(trial)
         try:
             plan = plan_trial(config.space, params)
@@ -132,6 +151,8 @@ def describe_trial(t: FrozenTrial, objectives: tuple[str, ...]) -> str:
         shown = ", ".join(f"{n} {_fmt(n, v)}" for n, v in zip(objectives, t.values))
         test = t.user_attrs.get("test_metric")
         return f"trial {t.number}: {shown}" + (f" (test {100 * test:.2f}%)" if test is not None else "")
+    if t.user_attrs.get("surplus"):
+        return f"trial {t.number}: not run - the study's budget was used by other workers meanwhile"
     return f"trial {t.number}: {t.state.name.lower()} - {t.user_attrs.get('fail_reason', 'no reason recorded')}"
 
 
