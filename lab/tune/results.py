@@ -92,7 +92,7 @@ def save_rebuilt(config: TuneConfig, trial: FrozenTrial, outcome: TrialOutcome, 
     from ..runs import new_run_dir, save_run
 
     name = f"tune-{config.study}-trial{trial.number}"
-    if outcome.history is not None and outcome.plan is not None and outcome.plan.recipe is None:
+    if outcome.history is not None:          # a trained (maybe compressed) system: its W history
         run_dir = new_run_dir(name, root)
         outcome.history.extra["tune"] = {"study": config.study, "trial": trial.number, "params": dict(trial.params)}
         return save_run(run_dir, outcome.model, outcome.history)
