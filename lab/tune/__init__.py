@@ -12,6 +12,7 @@ module             what it holds
 ``worker``         ``run_worker``: trials until the study's budget (``python -m lab.tune``: a worker process)
 ``processes``      ``LocalWorkers``: worker processes on this machine
 ``results``        Pareto rows and table, failures, ``rebuild`` a trial's model
+``baselines``      hand recipes beside the front, best trials per param value
 ``figures``        the live Pareto plot and Optuna's plotly views
 =================  ==========================================================================
 
@@ -20,6 +21,7 @@ module             what it holds
     run_worker(study, config)
     print(pareto_table(study, config.objectives))
 """
+from .baselines import best_by_param, dominated, recipe_points
 from .catalog import SPACES, build_space, compression_space, coupling_space, couple_then_compress_space, get_space
 from .objectives import DEFAULT_OBJECTIVES, OBJECTIVES, LatencyCalibration, check_objectives
 from .processes import LocalWorkers
@@ -32,8 +34,10 @@ from .trials import TrialContext, TrialOutcome, TrialPlan, TrialStopped, plan_tr
 from .worker import Budget, budget, describe_trial, run_worker
 
 __all__ = ["DEFAULT_OBJECTIVES", "OBJECTIVES", "SAMPLERS", "SPACES", "Budget", "LatencyCalibration", "LocalWorkers",
-           "Param", "SearchSpace", "TrialContext", "build_space", "TrialOutcome", "TrialPlan", "TrialStopped", "TuneConfig", "budget",
-           "check_objectives", "compression_space", "couple_then_compress_space", "coupling_space", "default_storage",
-           "describe_trial", "failed_rows", "get_space", "get_trial", "join_study", "list_studies", "open_storage", "open_study",
-           "pareto_rows", "pareto_table", "pareto_trials", "plan_trial", "rebuild", "redact", "resolve_storage", "save_rebuilt",
-           "run_plan", "run_worker", "summary_line", "trial_row"]
+           "Param", "SearchSpace", "TrialContext", "TrialOutcome", "TrialPlan", "TrialStopped",
+           "TuneConfig", "best_by_param", "budget", "build_space", "check_objectives", "compression_space",
+           "couple_then_compress_space", "coupling_space", "default_storage", "describe_trial", "dominated",
+           "failed_rows", "get_space", "get_trial", "join_study", "list_studies", "open_storage",
+           "open_study", "pareto_rows", "pareto_table", "pareto_trials", "plan_trial", "rebuild",
+           "recipe_points", "redact", "resolve_storage", "run_plan", "run_worker", "save_rebuilt",
+           "summary_line", "trial_row"]

@@ -13,7 +13,8 @@ With one local worker the trials run in the panel's background thread; with more
 processes (``lab.tune.LocalWorkers``, logs under ``runs/tune/logs``) while the thread follows the
 study in its storage. The study itself is core (``lab.tune``): the CLI runs the same one.
 State for tests and notebooks: ``study``, ``config``, ``rows`` (Pareto table), ``opened`` (the
-last panel a trial was opened in), ``front_view`` / ``optuna_view_box`` (figures).
+last panel a trial was opened in), ``context`` (data and reference network of the space),
+``front_view`` / ``optuna_view_box`` (figures).
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from ..tune.figures import VIEWS, optuna_view, pareto_figure
 from ..tune.processes import LocalWorkers
 from ..tune.results import failed_rows, get_trial, pareto_rows, rebuild, save_rebuilt, summary_line
 from ..tune.study import TuneConfig, open_study
+from ..tune.trials import TrialContext
 from ..tune.worker import budget, run_worker
 from .base import Job, Throttle, TrainingPanel, readable_error
 from .figure_view import FigureView
@@ -45,6 +47,7 @@ class TuningPanel(TrainingPanel):
     def __init__(self, space: str = "mlp_compression", *, runs_root=None, update_interval: float = 1.0,
                  num_threads: int | None = 1, **form_options: Any):
         super().__init__(runs_root=runs_root, update_interval=update_interval, num_threads=num_threads)
+        optuna.logging.set_verbosity(optuna.logging.WARNING)     # the panel shows trials; no log line per trial
         self.form = TuningForm(space, runs_root=self.runs_root, **form_options)
         self.train_button.description = "Start"
         self.train_button.tooltip = "run the study's trials in the background (continues a study of this name)"
@@ -53,6 +56,7 @@ class TuningPanel(TrainingPanel):
         self.workers: LocalWorkers | None = None
         self.rows: list[dict] = []
         self.opened: Any = None
+        self.context: TrialContext | None = None
         self.front_view = FigureView(css_class="lab-tune-front", placeholder="the Pareto front appears here")
         self.table = widgets.HTML("<i>no trials yet</i>")
         self.view = widgets.Dropdown(options=[(v, k) for k, v in VIEWS.items()], value="hypervolume",
@@ -96,7 +100,8 @@ class TuningPanel(TrainingPanel):
         self.status.value = f"starting {workers} worker(s) on study {config.study!r}..."
         throttle = Throttle(self.update_interval)
         if workers == 1:
-            run_worker(study, config, stop=stop, on_trial=lambda _: self.refresh() if throttle.ready() else None)
+            run_worker(study, config, stop=stop, context=self.context_for(config),
+                       on_trial=lambda _: self.refresh() if throttle.ready() else None)
         else:
             self.workers = LocalWorkers(config.study, config.storage_url, workers, first=0,
                                         log_dir=self.runs_root / "tune" / "logs").start()
@@ -112,6 +117,14 @@ class TuningPanel(TrainingPanel):
         self.progress.bar_style = "warning" if stop.is_set() else "success"
         self.status.value = f"{done}: {b.complete} complete, {b.failed} failed of {config.trials} trials" + \
             (" - press Start to resume" if stop.is_set() else "")
+
+    def context_for(self, config: TuneConfig) -> TrialContext:
+        """The trial context (data, trained reference) of ``config``'s space, built once per space."""
+        if self.context is None or self.context.space.base != config.space.base or \
+                self.context.space.kind != config.space.kind:
+            self.status.value = "preparing the data (and training the reference network)..."
+            self.context = TrialContext.build(config.space)
+        return self.context
 
     # --- showing the study ----------------------------------------------------------------------------
     def load_study(self) -> optuna.Study:
@@ -170,7 +183,7 @@ class TuningPanel(TrainingPanel):
                              "compression panel")
         trial = get_trial(self.study, number)
         self.status.value = f"rebuilding trial {number}..."
-        outcome, context = rebuild(self.config, trial)
+        outcome, context = rebuild(self.config, trial, self.context_for(self.config))
         label = f"trial {number} of {self.config.study}"
         if where == "compression":
             from .compress import CompressionPanel
