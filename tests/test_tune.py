@@ -159,6 +159,23 @@ def test_test_accuracy_is_recorded_but_never_selects(tmp_path, context):
         assert "test_metric" in t.user_attrs and t.user_attrs["worker"].endswith(":w0")
 
 
+@pytest.mark.parametrize("sampler", ["tpe", "gp", "random"])
+def test_other_samplers_search_the_same_space(tmp_path, context, sampler):
+    cfg = config(tmp_path, trials=2, sampler=sampler)
+    study = open_study(cfg)
+    run_worker(study, cfg, context=context)
+    assert budget(study).complete == 2
+
+
+def test_latency_and_flops_objectives(tmp_path, context):
+    cfg = config(tmp_path, trials=1, objectives=("accuracy", "bytes", "latency", "flops"))
+    study = open_study(cfg)
+    run_worker(study, cfg, context=context)
+    (t,) = study.get_trials(states=(TrialState.COMPLETE,))
+    assert t.values[2] == t.user_attrs["latency_ratio"] > 0 and t.user_attrs["calibration_ms"] > 0
+    assert t.values[3] == t.user_attrs["flops"] < 100_400        # effective FLOPs of a pruned 64-300-100-10 MLP
+
+
 def test_a_failing_trial_is_recorded_with_its_reason_and_the_study_goes_on(tmp_path, context):
     # layer 2 (1,000 weights) pruned to 99% keeps 10 non-zeros: 32 or 64 clusters cannot be made
     space = tiny_space(**{"sparsity.2": "0.99", "clusters.2": "32|64"})

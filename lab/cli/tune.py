@@ -141,8 +141,10 @@ def _run(args) -> int:
                                   heartbeat=args.heartbeat, grace=args.grace).start()
         run_worker(study, config, worker=0, stop=stop,
                    on_trial=lambda t: print(f"[worker 0] {describe_trial(t, config.objectives)}", flush=True))
-        if others is not None:
-            others.stop(grace=60.0) if stop.is_set() else others.wait()
+        if others is not None and stop.is_set():
+            others.stop(grace=60.0)
+        elif others is not None:
+            others.wait()
     finally:
         if others is not None and others.alive():
             others.stop(grace=30.0)
