@@ -6,6 +6,7 @@ import pytest
 from optuna.trial import TrialState
 
 from lab.ui import CompressionPanel, TuningPanel, WInspector
+from lab.tune.figures import VIEWS
 from lab.ui.tuning_form import parse_ranges, ranges_text
 from lab.tune import get_space
 
@@ -55,6 +56,10 @@ def test_start_watch_stop_resume_and_open_a_compression_trial(runs):
     assert tp.rows and tp.trial_select.options and "Pareto trials" in tp.table.value
     assert [t.name for t in tp.front_view.figure.data] == ["trials", "Pareto front"]
     assert tp.status.value.startswith("done: 2 complete")
+    for view in VIEWS:                                       # Optuna's own plotly views of the study
+        tp.view.value = view
+        tp.view_button.click()
+        assert tp.optuna_view_box.figure is not None and tp.message_text == "", (view, tp.message_text)
     # Stop ends the running trial and queues it again; Start resumes the same study
     tp.form.trials.value = 3
     tp.form.ranges.value = "finetune_epochs = 40\nprune_steps = 8"

@@ -87,6 +87,7 @@ def optuna_view(study: optuna.Study, objectives: Sequence[str], view: str) -> go
     names = [OBJECTIVES[n].label for n in objectives]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        warnings.filterwarnings("ignore", message="PedAnovaImportanceEvaluator computes")   # the sign is handled below
         if view == "pareto":
             return vis.plot_pareto_front(study, target_names=names) if len(objectives) > 1 else \
                 vis.plot_optimization_history(study, target_name=names[0])
@@ -98,4 +99,5 @@ def optuna_view(study: optuna.Study, objectives: Sequence[str], view: str) -> go
             return vis.plot_optimization_history(study, target=lambda t: t.values[0], target_name=names[0])
         if len(completed(study)) < 2:
             raise ValueError("parameter importances need two or more completed trials")
-        return vis.plot_param_importances(study, target=lambda t: t.values[0], target_name=names[0])
+        sign = -1.0 if OBJECTIVES[objectives[0]].direction == "maximize" else 1.0   # importance of doing well
+        return vis.plot_param_importances(study, target=lambda t: sign * t.values[0], target_name=names[0])
