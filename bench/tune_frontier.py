@@ -10,7 +10,7 @@ beside it (one test digit is 0.28 points, so test losses above the budget are ex
 The "val and test" column is bench.compress_table's second criterion (within the budget on both
 splits, chosen with the test split's help) for comparison with its 39-46x.
 
-    .venv/bin/python -m bench.tune_frontier                        # 5 seeds x 16 trials, ~6 min on 2 busy cores
+    .venv/bin/python -m bench.tune_frontier                        # 5 seeds x 24 trials, 4-8 min on 2 busy cores
     .venv/bin/python -m bench.tune_frontier --quick                # a tiny setting (the test suite runs this)
 """
 from __future__ import annotations
@@ -81,7 +81,7 @@ def run_seed(seed: int, trials: int, population: int, sampler: str, storage: str
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", default="0,1,2,3,4")
-    p.add_argument("--trials", type=int, default=16, help="trials per seed")
+    p.add_argument("--trials", type=int, default=24, help="trials per seed")
     p.add_argument("--population", type=int, default=8, help="NSGA-II population")
     p.add_argument("--sampler", default="nsga2")
     p.add_argument("--max-loss", type=float, default=0.5, help="accuracy points allowed to lose")
