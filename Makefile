@@ -29,7 +29,7 @@ reset-notebook: $(STAMP)
 	$(PY) -m lab.workspace --target $(WORK) --reset "$(NB)"
 
 # The whole test suite (the browser test needs Debian's Chromium: installed with apt when missing).
-test: $(STAMP) chromium
+test: $(STAMP) chromium postgres
 	$(PY) -m pytest
 
 # /usr/bin/chromium for tests/test_browser.py; needs root and apt (CI). LAB_SKIP_BROWSER=1 skips both.
@@ -37,6 +37,14 @@ test: $(STAMP) chromium
 chromium:
 	@test -x /usr/bin/chromium || [ "$$LAB_SKIP_BROWSER" = "1" ] || { \
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+# Debian's PostgreSQL server for tests/test_tune_postgres.py (started there on loopback as a non-root
+# user in a temporary folder and port, whatever the package starts); needs root and apt (CI).
+# LAB_SKIP_POSTGRES=1 skips both.
+.PHONY: postgres
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ "$$LAB_SKIP_POSTGRES" = "1" ] || { \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; }
 
 # Headless end-to-end run: couple -> compress -> export. Trains every coupling strategy and prints
 # the comparison table (runs saved under runs/), then compresses the saved cross-stitch system and

@@ -95,7 +95,7 @@ def test_preview_prunes_and_quantizes_without_touching_the_model():
 
 def test_every_step_is_listed_with_help():
     assert set(STEPS) == {"prune", "channels", "gradual", "kmeans", "fakequant", "int8", "distill", "ensemble",
-                          "edges", "modules", "budget", "student"}
+                          "edges", "modules", "budget", "student", "prune_layers", "kmeans_layers"}
     assert all(s.help.startswith(s.name) for s in STEPS.values())
 
 

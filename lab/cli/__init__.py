@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import compress, couple
+from . import compress, couple, tune
 
-COMMANDS = [couple, compress]
+COMMANDS = [couple, compress, tune]
 EXPECTED_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError)
 
 

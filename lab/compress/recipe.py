@@ -11,8 +11,9 @@ Every step returns (model, Report); ``run_recipe`` measures the input model firs
 table reads step by step from the reference. int8 steps turn the model into an integer graph, so
 they must come last.
 
-Steps (``STEPS``): prune, channels, gradual, kmeans, fakequant, int8, distill, ensemble, and the W-guided
-steps for cross-stitch systems (:mod:`lab.compress.w_steps`): edges, modules, budget, student.
+Steps (``STEPS``): prune, channels, gradual, kmeans, fakequant, int8, distill, ensemble, the per-layer
+prune_layers and kmeans_layers (``lab.compress.layerwise``), and the W-guided steps for cross-stitch
+systems (:mod:`lab.compress.w_steps`): edges, modules, budget, student.
 Fine-tuning after prune/channels/kmeans uses ``RecipeOptions.finetune`` unless a step sets
 ``epochs=``/``lr=``. Fine-tuning retrains every free weight, so a step that fine-tunes after
 ``kmeans`` or ``fakequant`` undoes their sharing/grid: put sharing and quantization after pruning
@@ -40,6 +41,7 @@ from ..validation import check_seed, show
 from .fit import FitConfig, check_finetune
 from .gradual import GradualConfig, gradual_prune
 from .int8 import Int8Config, quantize_int8
+from .layerwise import apply_kmeans_layers, apply_prune_layers
 from .recipe_grammar import GRAMMAR, StepSpec, parse_recipe, parse_step, step_args
 from .prune import PruneConfig, prune
 from .share import KMeansConfig, share_weights, shareable_layers
@@ -171,6 +173,10 @@ STEPS: dict[str, Step] = {
                    "sensitivity, mean sparsity S", budget_step, needs_data=True),
     "student": Step("student", "student:H[xH2][:T=4][:alpha=0.7] distil every task into one multi-head MLP student",
                     student_step, needs_data=True),
+    # per-layer budgets (lab.compress.layerwise): one value per layer, '/'-separated
+    "prune_layers": Step("prune_layers", "prune_layers:S1/S2/..[:steps=N] sparsity S_l for layer l", apply_prune_layers),
+    "kmeans_layers": Step("kmeans_layers", "kmeans_layers:K1/K2/..[:bias=K] K_l shared values in layer l "
+                          "(bias=K: biases too)", apply_kmeans_layers),
 }
 assert set(STEPS) == set(GRAMMAR)
 

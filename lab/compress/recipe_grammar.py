@@ -61,6 +61,12 @@ class Param:
 
     def parse(self, text: str, where: str) -> Any:
         bad = ValueError(f"{where}: {self.rule}, got {text!r}")
+        if self.kind in ("float/", "int/"):      # one value per layer, '/'-separated: 0.9/0.97/0.6
+            parts = text.split("/")
+            if not 1 <= len(parts) <= 1024:
+                raise bad
+            one = Param(self.kind[:-1], self.rule, self.min, self.max, self.max_open, self.min_open)
+            return tuple(one.parse(p, where) for p in parts)
         if self.kind == "choice":
             if text not in self.choices:
                 raise ValueError(f"{where}: {self.rule}; choose from {list(self.choices)}, got {text!r}")
@@ -145,6 +151,16 @@ GRAMMAR: dict[str, StepGrammar] = {
                                     "task": Param("name", "task must be a task name such as digit"), **TRAIN}),
     "ensemble": StepGrammar(Param("int", "members must be an integer from 2 to 64", 2, 64), default=3,
                             options=TRAIN),
+    # per-layer budgets (lab.compress.layerwise): one value per layer, '/'-separated
+    "prune_layers": StepGrammar(Param("float/", "per-layer sparsities must each lie in [0, 1), '/'-separated "
+                                      "(e.g. 0.9/0.97/0.6)", 0.0, 1.0, max_open=True, example="0.9/0.97/0.6"),
+                                required=True,
+                                options={"steps": Param("int", "steps must be an integer from 1 to 100", 1, 100),
+                                         **TRAIN}),
+    "kmeans_layers": StepGrammar(Param("int/", "per-layer clusters must each be an integer from 2 to 65536, "
+                                       "'/'-separated (e.g. 8/4/16)", 2, 1 << 16, example="8/4/16"), required=True,
+                                 options={"bias": Param("int", "bias clusters must be an integer from 2 to 65536",
+                                                        2, 1 << 16), **TRAIN}),
     # W-guided steps (lab.compress.w_steps): they read their values themselves; the grammar refuses the rest
     "edges": StepGrammar(Param("float", "the fraction of coupling edges kept must lie in [0, 1]", 0.0, 1.0,
                                example="0.5"),

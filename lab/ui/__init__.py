@@ -7,6 +7,7 @@
 * :class:`TransferPanel` - adapt a trained system to a shifted domain per transfer mode, before/after table and W;
 * :class:`CompressionPanel` - train a reference network (or load a coupled run), preview pruning + bits with
   sliders, run compression recipes step by step onto a Pareto plot, export to ONNX;
+* :class:`TuningPanel` - multi-objective search (Optuna) in the background, live Pareto front, open a trial;
 * :class:`TrainingPanel` - the base of training panels (Train/Stop, progress, status, messages, thread).
 
 Tests drive them without a browser: set widget ``.value``s, call ``.click()``, read the state.
@@ -24,8 +25,9 @@ from .playground import DATA_CHOICES, CouplingPlayground, PlaygroundConfig, pars
 from .progress import ProgressUpdates
 from .robustness import ROBUST_DATA, RobustnessConfig, RobustnessPanel, parse_modules
 from .transfer import TransferPanel, TransferPanelConfig
+from .tuning import TuningPanel
 
 __all__ = ["DATA_CHOICES", "ROBUST_DATA", "AdversarialChoice", "CompressionPanel", "DataSelection", "OptimiserChoice", "CouplingPlayground", "FigureView", "ModelSource",
            "RecipeConfig", "latest_digits_run", "load_recipe_run", "parse_bits", "saved_recipe_runs", "PlaygroundConfig", "ProgressUpdates",
-           "RobustnessConfig", "RobustnessPanel", "Throttle", "TrainingPanel", "TransferPanel", "TransferPanelConfig",
+           "RobustnessConfig", "RobustnessPanel", "Throttle", "TrainingPanel", "TransferPanel", "TransferPanelConfig", "TuningPanel",
            "WInspector", "parse_floats", "parse_modules", "parse_options", "readable_error", "resolve_runs_root"]
