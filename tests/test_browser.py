@@ -162,6 +162,12 @@ def status(page) -> str:
     return label.first.inner_text() if label.count() else ""
 
 
+def idle_panel(page) -> bool:
+    """The panel's job has ended (its Stop button is disabled again): a Train click now starts a new run."""
+    stop = page.locator(".lab-stop")
+    return bool(stop.count()) and stop.first.is_disabled()
+
+
 def accept_dialogs(page) -> None:
     """Accept a dialog JupyterLab may open on its own (e.g. "Select Kernel" with Python 3 preselected)."""
     button = page.locator(".jp-Dialog .jp-mod-accept")
@@ -226,14 +232,16 @@ def test_playground_in_jupyterlab(chromium, jupyter_lab):
         open_and_run_all(page, jupyter_lab.url(NOTEBOOK, "playground"))
         # the notebook's own run (playground.run()) fills the heatmap and ends with "done:"
         wait_until(page, lambda: heatmap_z(page), 120, "the W heatmap to render")
-        wait_until(page, lambda: status(page).startswith("done:"), 120, "the notebook's training run")
+        wait_until(page, lambda: status(page).startswith("done:") and idle_panel(page), 120,
+                   "the notebook's training run")
         first_status, z_before = status(page), heatmap_z(page)
         assert z_before
 
         # Train from the button with another seed: the heatmap must change
         set_number(page, ".lab-seed", 1)
         page.locator(".lab-train").first.click()
-        wait_until(page, lambda: status(page).startswith("done:") and status(page) != first_status, 120,
+        wait_until(page, lambda: status(page).startswith("done:") and status(page) != first_status
+                   and idle_panel(page), 120,
                    "the Train button's run")
         z_after = heatmap_z(page)
         assert z_after and z_after != z_before
