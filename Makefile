@@ -21,7 +21,7 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT)
 
 # The whole test suite (the browser test needs Debian's Chromium: installed with apt when missing).
-test: $(STAMP) chromium
+test: $(STAMP) chromium converter
 	$(PY) -m pytest
 
 # /usr/bin/chromium for tests/test_browser.py; needs root and apt (CI). LAB_SKIP_BROWSER=1 skips both.
@@ -29,6 +29,13 @@ test: $(STAMP) chromium
 chromium:
 	@test -x /usr/bin/chromium || [ "$$LAB_SKIP_BROWSER" = "1" ] || { \
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+# The LiteRT converter's own venv, .venv-litert/ (~7 GB, minutes, made once; a no-op when it is there):
+# litert-torch caps typing-extensions<4.13, which breaks JupyterLab, so it never enters $(VENV).
+# lab/deploy/litert_env.py (stdlib only) makes it; LAB_SKIP_CONVERTER=1 skips it and the tests that need it.
+.PHONY: converter
+converter: $(STAMP)
+	@[ "$$LAB_SKIP_CONVERTER" = "1" ] || $(PY) -I lab/deploy/litert_env.py
 
 # Headless end-to-end run: couple -> compress -> export. Trains every coupling strategy and prints
 # the comparison table (runs saved under runs/), then compresses the saved cross-stitch system and

@@ -65,3 +65,15 @@ def test_committed_notebooks_have_no_outputs():
     for nb in notebooks:
         cells = json.loads(nb.read_text())["cells"]
         assert not any(c.get("outputs") or c.get("execution_count") for c in cells if c["cell_type"] == "code"), nb.name
+
+
+def test_edge_runtimes_are_pinned_and_the_litert_converter_stays_out_of_the_lab_env():
+    import importlib.util
+
+    reqs = pyproject_requirements()
+    assert {"executorch==1.5.1", "ai-edge-litert==2.3.0", "torchao>=0.18,<0.19"} <= reqs
+    assert not any(r.startswith("litert-torch") for r in reqs)          # it caps typing-extensions<4.13
+    assert importlib.util.find_spec("litert_torch") is None
+    makefile = (ROOT / "Makefile").read_text()
+    assert "converter" in makefile.split("\ntest:")[1].split("\n")[0]    # make test makes the converter env
+    assert ".venv-litert/" in (ROOT / ".gitignore").read_text().split()
