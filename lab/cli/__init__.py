@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import compress, couple
+from . import compress, couple, deploy
 
-COMMANDS = [couple, compress]
+COMMANDS = [couple, compress, deploy]
 
 
 def build_parser() -> argparse.ArgumentParser:
