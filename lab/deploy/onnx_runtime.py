@@ -65,7 +65,9 @@ class OnnxRuntime(Runtime):
             quantize_onnx(result.path, path, self.int8_mode,
                           calibration if self.int8_mode == "static" else None)
         return Artifact(self.name, precision, path, onnx_files(path), result.output_names,
-                        notes=(f"ONNX Runtime int8 {self.int8_mode}",))
+                        notes=(f"ONNX Runtime int8: {self.int8_mode} quantization of the file" + (
+                               " (weights int8, activations quantized at run time)" if self.int8_mode == "dynamic"
+                               else " (QDQ, activations calibrated)"),))
 
     def _export(self, model: nn.Module, path: Path, example: Tensor):
         try:
