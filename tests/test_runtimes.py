@@ -150,3 +150,11 @@ def test_arena_config_and_operator_names_are_checked():
     assert blame_operator("Operator torch._ops.aten.linalg_inv_ex.default is not in Core ATen") \
         == "aten.linalg_inv_ex.default"
     assert blame_operator("something else went wrong") is None
+
+
+def test_litert_without_its_converter_environment_says_how_to_make_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_LITERT_ENV", str(tmp_path / "no-env"))
+    monkeypatch.setenv("LAB_SKIP_CONVERTER", "1")
+    with pytest.raises(RuntimeNotInstalled, match=r"LiteRT converter environment .*no-env is missing .*make converter"):
+        RUNTIMES["litert"].export(build_model("mlp"), tmp_path / "m.tflite", torch.rand(2, 1, 8, 8))
+    assert not (tmp_path / "no-env").exists()

@@ -32,7 +32,7 @@ from ..data.base import MultiTaskData
 from ..metrics import evaluate_model
 from ..timing import eval_mode, fixed_threads, peak_memory
 from .arena_result import Arena, Entry, save_arena
-from .base import PRECISIONS, ParityError, Runner, torch_outputs
+from .base import MAX_BATCH, PRECISIONS, ParityError, Runner, torch_outputs
 from .registry import RUNTIMES, get_runtime, parse_runtimes
 
 __all__ = ["Arena", "ArenaConfig", "Entry", "compare_outputs", "run_arena", "save_arena", "time_interleaved"]
@@ -53,6 +53,7 @@ class ArenaConfig:
     atol: float = 1e-4
     onnx_int8: str = "dynamic"         # ONNX Runtime int8: dynamic or static (calibrated)
     calibration: int = 256              # calibration inputs for int8, from the train split
+    max_batch: int = MAX_BATCH          # the batch bound of runtimes that need one (ExecuTorch plans memory for it)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "runtimes", parse_runtimes(self.runtimes))
@@ -67,6 +68,8 @@ class ArenaConfig:
                 raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
         if not (isinstance(self.atol, (int, float)) and math.isfinite(self.atol) and self.atol > 0):
             raise ValueError(f"atol must be a finite number > 0, got {self.atol!r}")
+        if not isinstance(self.max_batch, int) or not max(2, *self.batches) <= self.max_batch <= 65536:
+            raise ValueError(f"max_batch must be an integer from max(2, largest batch) to 65536, got {self.max_batch!r}")
         if self.onnx_int8 not in ("dynamic", "static"):
             raise ValueError(f"onnx_int8 must be 'dynamic' or 'static', got {self.onnx_int8!r}")
 
@@ -152,7 +155,7 @@ def run_arena(model: nn.Module, folder: str | os.PathLike, data: MultiTaskData |
     run in eval mode and left in the mode it came in.
     """
     start = time.perf_counter()
-    runtimes = [get_runtime(n, config.onnx_int8) for n in config.runtimes]
+    runtimes = [get_runtime(n, config.onnx_int8, config.max_batch) for n in config.runtimes]
     for rt in runtimes:
         rt.check_installed()
     folder = Path(folder)
@@ -170,7 +173,7 @@ def run_arena(model: nn.Module, folder: str | os.PathLike, data: MultiTaskData |
 def _contestants(model: nn.Module, folder: Path, data: MultiTaskData | None, config: ArenaConfig, runtimes: list,
                  stem: str, stage: Callable[[str], None]) -> tuple[list[Entry], dict[tuple[int, int], Runner]]:
     """Eager torch's Entry, then export, load, parity and accuracy of every file; the loaded runners by entry."""
-    x_test = data.test.x if data is not None else example_input(model, None, 64)
+    x_test = data.test.x if data is not None else _random_inputs(model, 64)
     calibration = data.train.x[:config.calibration] if data is not None else x_test
     ref = torch_outputs(model, x_test)
     with tempfile.TemporaryDirectory() as tmp, fixed_threads(config.threads):
@@ -189,7 +192,7 @@ def _contestants(model: nn.Module, folder: Path, data: MultiTaskData | None, con
                 if art.path not in loaded:
                     loaded[art.path] = rt.load(art, config.threads)
             art = arts[batches[0]]
-            as_model = _RunnerModel(loaded[art.path])
+            as_model = _RunnerModel(loaded[art.path], min(256, config.max_batch))
             got = {k: v.numpy() for k, v in _named(as_model(x_test)).items()}
             diffs, agree = compare_outputs(ref, got, _classification_outputs(art.output_names, data))
             entry = Entry(rt.label, precision, art, art.bytes, diffs, agree, memory_bytes=art.planned_bytes,
@@ -212,6 +215,14 @@ def _time_all(model: nn.Module, data: MultiTaskData | None, config: ArenaConfig,
             us, ratio = time_interleaved(calls, "0", config.rounds, config.repeats, config.warmup)
         for i, e in enumerate(entries):
             e.latency_us[b], e.speedup[b] = us[str(i)], ratio[str(i)]
+
+
+def _random_inputs(model: nn.Module, n: int, seed: int = 0) -> Tensor:
+    """``n`` seeded uniform [0, 1) inputs shaped like the model's (no data: parity is checked on these)."""
+    shape = getattr(model, "input_shape", None)
+    if shape is None:
+        raise ValueError("without data the model needs an input_shape attribute to build test inputs")
+    return torch.rand(n, *shape, generator=torch.Generator().manual_seed(seed))
 
 
 def _named(out: Tensor | dict[str, Tensor]) -> dict[str, Tensor]:

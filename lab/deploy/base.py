@@ -93,7 +93,8 @@ class Runtime(ABC):
         return importlib.util.find_spec(self.module) is not None
 
     def check_installed(self) -> None:
-        if not self.installed():
+        """RuntimeNotInstalled, saying how to install it, when the runtime's package is missing."""
+        if importlib.util.find_spec(self.module) is None:
             raise RuntimeNotInstalled(f"{self.label} is not installed (no Python package {self.module!r}): "
                                       f"{self.install}")
 

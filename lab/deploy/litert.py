@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from ..timing import eval_mode
 from . import litert_env
-from .base import (MAX_BATCH, Artifact, Runtime, check_batch, check_precision, conversion_error, export_program,
+from .base import (MAX_BATCH, Artifact, Runtime, RuntimeNotInstalled, check_batch, check_precision, conversion_error, export_program,
                    exported_ops, named_outputs)
 
 CONVERT_TIMEOUT_S = 1800
@@ -109,6 +109,18 @@ class LiteRtRuntime(Runtime):
     install = ("pip install ai-edge-litert==2.3.0 (the runtime; one of the lab's dependencies: `make install`). "
                "The converter litert-torch lives in its own environment, made on first use or by `make converter`.")
     batch = "fixed per file (one file per batch size; run() chunks other batches)"
+
+    def installed(self) -> bool:
+        """The runtime is importable, and the converter environment is there or may be made on first use
+        (``LAB_SKIP_CONVERTER=1`` forbids making it)."""
+        return super().installed() and (litert_env.ready() or os.environ.get("LAB_SKIP_CONVERTER") != "1")
+
+    def check_installed(self) -> None:
+        super().check_installed()
+        if not self.installed():
+            raise RuntimeNotInstalled(f"the LiteRT converter environment {litert_env.env_dir()} is missing and "
+                                      f"LAB_SKIP_CONVERTER=1 forbids making it: run `make converter` (or "
+                                      f"python lab/deploy/litert_env.py), or unset LAB_SKIP_CONVERTER")
 
     def export(self, model: nn.Module, path: str | os.PathLike, example: Tensor, precision: str = "fp32",
                calibration: Tensor | None = None) -> Artifact:

@@ -1,7 +1,7 @@
 """The runtimes by name: the table the CLI's ``--runtimes``, the Export tab's checkboxes and the tests loop over."""
 from __future__ import annotations
 
-from .base import Runtime
+from .base import MAX_BATCH, Runtime
 from .executorch import ExecuTorchRuntime
 from .litert import LiteRtRuntime
 from .onnx_runtime import OnnxRuntime
@@ -13,12 +13,17 @@ RUNTIMES: dict[str, Runtime] = {
 }
 
 
-def get_runtime(name: str, int8_mode: str = "dynamic") -> Runtime:
-    """The runtime called ``name``; ``int8_mode`` picks ONNX Runtime's int8 kind (dynamic or static)."""
+def get_runtime(name: str, int8_mode: str = "dynamic", max_batch: int = MAX_BATCH) -> Runtime:
+    """The runtime called ``name``; ``int8_mode`` picks ONNX Runtime's int8 kind (dynamic or static),
+    ``max_batch`` ExecuTorch's batch bound (its memory is planned for it)."""
     if name not in RUNTIMES:
         raise ValueError(f"unknown runtime {name!r}; choose from {', '.join(RUNTIMES)}")
     if name == "onnx" and int8_mode != "dynamic":
         return OnnxRuntime(int8_mode)
+    if name == "executorch" and max_batch != MAX_BATCH:
+        runtime = ExecuTorchRuntime(max_batch)
+        runtime.module = RUNTIMES[name].module
+        return runtime
     return RUNTIMES[name]
 
 
