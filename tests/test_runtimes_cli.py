@@ -70,3 +70,14 @@ def test_a_missing_runtime_is_refused_with_how_to_install(capsys, tmp_path, monk
     assert main(["deploy", "--runtimes", "onnx,litert", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert "LiteRT is not installed" in err and "pip install ai-edge-litert==2.3.0" in err
+
+
+@pytest.mark.slow
+def test_the_runtime_benchmark_runs_on_a_tiny_setting(capsys):
+    from bench import runtimes
+
+    assert runtimes.main(["--models", "mlp,cross_stitch", "--runtimes", "executorch", "--quick"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Machine: ") and "### mlp" in out and "### cross_stitch" in out
+    assert "best at batch 1: ExecuTorch" in out and "goal: best runtime >= 30x eager at batch 1" in out
+    assert "outputs: digit, parity, ge5, loops" in out
