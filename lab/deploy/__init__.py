@@ -15,8 +15,10 @@ from .onnx import (DEFAULT_ATOL, ExportResult, OnnxParityError, OrtModel, assert
                    export_onnx, onnx_bytes, onnx_files, onnx_report, ort_session, output_names_of, quantize_onnx,
                    run_onnx, time_onnx)
 from .registry import RUNTIMES, get_runtime, parse_runtimes
+from .arena import Arena, ArenaConfig, run_arena, save_arena
 
 __all__ = ["MAX_BATCH", "PRECISIONS", "Artifact", "BatchSizeError", "ConversionError", "ParityError", "Runtime",
            "RuntimeNotInstalled", "DEFAULT_ATOL", "ExportResult", "OnnxParityError", "OrtModel", "assert_parity",
            "check_onnx", "deploy", "export_onnx", "onnx_bytes", "onnx_files", "onnx_report", "ort_session",
-           "output_names_of", "quantize_onnx", "run_onnx", "time_onnx", "RUNTIMES", "get_runtime", "parse_runtimes"]
+           "output_names_of", "quantize_onnx", "run_onnx", "time_onnx", "RUNTIMES", "get_runtime", "parse_runtimes",
+           "Arena", "ArenaConfig", "run_arena", "save_arena"]
