@@ -3,7 +3,7 @@ each file loaded and run, side by side in one table.
 
     python -m lab deploy --model mlp --runtimes onnx,litert,executorch
     python -m lab deploy --run latest --strategy cross_stitch --runtimes onnx,executorch
-    python -m lab deploy --model mlp --recipe prune:0.9,kmeans:16,int8       # compress first, export the last float model
+    python -m lab deploy --model mlp --recipe prune:0.9,kmeans:16,int8       # compress first: its last float model
     python -m lab deploy --model lenet --precisions fp32 --batches 1,64 --out out/lenet
 
 Files and ``arena.json`` go to ``--out`` (default ``runs/<time>-deploy-<model>/``). Settings and

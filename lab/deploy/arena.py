@@ -32,7 +32,7 @@ from ..data.base import MultiTaskData
 from ..metrics import evaluate_model
 from ..timing import eval_mode, fixed_threads, peak_memory
 from .arena_result import Arena, Entry, save_arena
-from .base import MAX_BATCH, PRECISIONS, ParityError, Runner, torch_outputs
+from .base import MAX_BATCH, PRECISIONS, ParityError, Runner, Runtime, torch_outputs
 from .registry import RUNTIMES, get_runtime, parse_runtimes
 
 __all__ = ["Arena", "ArenaConfig", "Entry", "compare_outputs", "run_arena", "save_arena", "time_interleaved"]
@@ -69,7 +69,8 @@ class ArenaConfig:
         if not (isinstance(self.atol, (int, float)) and math.isfinite(self.atol) and self.atol > 0):
             raise ValueError(f"atol must be a finite number > 0, got {self.atol!r}")
         if not isinstance(self.max_batch, int) or not max(2, *self.batches) <= self.max_batch <= 65536:
-            raise ValueError(f"max_batch must be an integer from max(2, largest batch) to 65536, got {self.max_batch!r}")
+            raise ValueError(f"max_batch must be an integer from max(2, largest batch) to 65536, "
+                             f"got {self.max_batch!r}")
         if self.onnx_int8 not in ("dynamic", "static"):
             raise ValueError(f"onnx_int8 must be 'dynamic' or 'static', got {self.onnx_int8!r}")
 
@@ -160,18 +161,20 @@ def run_arena(model: nn.Module, folder: str | os.PathLike, data: MultiTaskData |
         rt.check_installed()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    stage = on_stage or (lambda _: None)
     with eval_mode(model):
-        entries, runners = _contestants(model, folder, data, config, runtimes, stem, on_stage or (lambda _: None))
+        entries, runners = _contestants(model, folder, data, config, runtimes, stem, stage)
         if config.latency:
-            (on_stage or (lambda _: None))("timing")
+            stage("timing")
             _time_all(model, data, config, entries, runners)
     name = label or getattr(model, "strategy", None) or type(model).__name__
     return Arena(name, entries, tuple(config.batches) if config.latency else (), config.threads,
                  time.perf_counter() - start)
 
 
-def _contestants(model: nn.Module, folder: Path, data: MultiTaskData | None, config: ArenaConfig, runtimes: list,
-                 stem: str, stage: Callable[[str], None]) -> tuple[list[Entry], dict[tuple[int, int], Runner]]:
+def _contestants(model: nn.Module, folder: Path, data: MultiTaskData | None, config: ArenaConfig,
+                 runtimes: list[Runtime], stem: str, stage: Callable[[str], None]
+                 ) -> tuple[list[Entry], dict[tuple[int, int], Runner]]:
     """Eager torch's Entry, then export, load, parity and accuracy of every file; the loaded runners by entry."""
     x_test = data.test.x if data is not None else _random_inputs(model, 64)
     calibration = data.train.x[:config.calibration] if data is not None else x_test
@@ -208,7 +211,7 @@ def _time_all(model: nn.Module, data: MultiTaskData | None, config: ArenaConfig,
               runners: dict[tuple[int, int], Runner]) -> None:
     """Latency and speed-up of every entry at every batch size, interleaved rounds (fills the entries)."""
     for b in config.batches:
-        xb = example_input(model, data, b)
+        xb = example_input(model, data, b) if data is not None else _random_inputs(model, b)
         calls: dict[str, Callable[[], object]] = {"0": lambda: model(xb)}
         calls.update({str(i): r.bind(xb.numpy()) for (i, batch), r in runners.items() if batch == b})
         with fixed_threads(config.threads), torch.no_grad():

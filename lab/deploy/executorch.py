@@ -5,9 +5,9 @@
     art8 = rt.export(model, "out/mlp.int8.pte", example, "int8", calib)    # PT2E + XNNPACKQuantizer
     rt.load(art8).run(x)                                                    # {"logits": ...}
 
-Path: ``torch.export`` (batch axis dynamic, 1..``max_batch``, default ``MAX_BATCH``) → for int8, ``prepare_pt2e`` with the
-XNNPACK quantizer (symmetric, per-channel weights, static activations), calibration, ``convert_pt2e``
-and export again → ``to_edge_transform_and_lower(..., partitioner=[XnnpackPartitioner()])`` →
+Path: ``torch.export`` (batch axis dynamic, 1..``max_batch``, default ``MAX_BATCH``) → for int8,
+``prepare_pt2e`` with the XNNPACK quantizer (symmetric, per-channel weights, static activations),
+calibration, ``convert_pt2e`` and export again → ``to_edge_transform_and_lower(..., partitioner=[XnnpackPartitioner()])`` →
 ``to_executorch()``. Operators XNNPACK does not take run on ExecuTorch's portable kernels. Memory is
 planned ahead for the largest batch: ``Artifact.planned_bytes`` is that plan (activations and I/O).
 Threads: XNNPACK's thread pool is process-wide (``_unsafe_reset_threadpool``).

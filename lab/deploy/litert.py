@@ -31,7 +31,8 @@ from torch import Tensor, nn
 
 from ..timing import eval_mode
 from . import litert_env
-from .base import (MAX_BATCH, Artifact, Runtime, RuntimeNotInstalled, check_batch, check_precision, conversion_error, export_program,
+from .base import (MAX_BATCH, Artifact, Runtime, RuntimeNotInstalled, check_batch, check_precision, conversion_error,
+                   export_program,
                    exported_ops, named_outputs)
 
 CONVERT_TIMEOUT_S = 1800
@@ -151,7 +152,8 @@ class LiteRtRuntime(Runtime):
             torch.save({"calibration": (calibration if precision == "int8" else example).detach().float().contiguous()},
                        os.path.join(tmp, "inputs.pt"))
             request = {"program": os.path.join(tmp, "program.pt2"), "inputs": os.path.join(tmp, "inputs.pt"),
-                       "jobs": [{"out": str(p.resolve()), "precision": precision, "batch": b} for b, p in paths.items()]}
+                       "jobs": [{"out": str(p.resolve()), "precision": precision, "batch": b}
+                                for b, p in paths.items()]}
             Path(tmp, "request.json").write_text(json.dumps(request))
             self._convert(python, Path(tmp, "request.json"), ops)
         note = ("LiteRT int8 files take and return int8; timed with int8 I/O (the float input quantized before "

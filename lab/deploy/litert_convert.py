@@ -75,7 +75,8 @@ def unlowered_operators(module, example) -> list[str]:
     found: dict[str, None] = {}
     for node in program.graph.nodes:
         target = node.target
-        if node.op == "call_function" and isinstance(target, torch._ops.OpOverload) and lowerings.lookup(target) is None:
+        if node.op == "call_function" and isinstance(target, torch._ops.OpOverload) \
+                and lowerings.lookup(target) is None:
             found[str(target)] = None
     return list(found)
 

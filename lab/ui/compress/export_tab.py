@@ -46,7 +46,7 @@ class ExportTab(Tab):
         super().__init__(host)
         self.runs, self.settings = runs, settings
         self.export_button = widgets.Button(description="Export", button_style="primary", icon="download",
-                                            tooltip="export the last float model to the ticked runtimes and run it there")
+                                            tooltip="export the last float model to the ticked runtimes, run it there")
         self.export_button.add_class("lab-export")
         self.export_info = widgets.HTML("<i>press Export ONNX after a recipe (or to export the model as it is)</i>")
         self.export_info.add_class("lab-export-info")
@@ -166,7 +166,8 @@ class ExportTab(Tab):
                 f"KB: file on disk; parity: max |runtime - torch| (int8: argmax agreement, max logit difference); "
                 f"us@b: median microseconds per call at batch b, {arena.threads} thread(s), interleaved rounds; "
                 f"x@b: eager torch time / this time in the same round; mem_KB where the runtime exposes it")) + verdict)
-        host.status.value = f"arena done: {len(arena.entries) - 1} files ({', '.join(runtimes)}) in {arena.seconds:.0f} s"
+        host.status.value = (f"arena done: {len(arena.entries) - 1} files ({', '.join(runtimes)}) "
+                             f"in {arena.seconds:.0f} s")
 
     def export_text(self) -> str:
         """The export table (and the arena, if one ran) as plain text (for print)."""
