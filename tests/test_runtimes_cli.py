@@ -81,3 +81,14 @@ def test_the_runtime_benchmark_runs_on_a_tiny_setting(capsys):
     assert out.startswith("Machine: ") and "### cross_stitch" in out and "load average at the end" in out
     assert "best at batch 1: ExecuTorch" in out and "goal: best runtime >= 30x eager at batch 1" in out
     assert "outputs: digit, parity, ge5, loops" in out
+
+
+def test_deploy_after_a_recipe_exports_its_last_float_model(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_FAST", "1")
+    assert main(["deploy", "--model", "mlp", "--recipe", "prune:0.5,int8", "--runtimes", "executorch",
+                 "--precisions", "fp32", "--no-latency", "--epochs", "3", "--limit", "300",
+                 "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "compressed with prune:0.5,int8: exporting prune:0.5" in out
+    saved = json.loads((tmp_path / "r" / "arena.json").read_text())
+    assert saved["exported"] == "prune:0.5 of recipe prune:0.5,int8" and float(saved["rows"][1]["parity"]) <= 1e-4
