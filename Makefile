@@ -29,7 +29,7 @@ reset-notebook: $(STAMP)
 	$(PY) -m lab.workspace --target $(WORK) --reset "$(NB)"
 
 # The whole test suite (the browser test needs Debian's Chromium: installed with apt when missing).
-test: $(STAMP) chromium postgres
+test: $(STAMP) chromium postgres converter
 	$(PY) -m pytest
 
 # /usr/bin/chromium for tests/test_browser.py; needs root and apt (CI). LAB_SKIP_BROWSER=1 skips both.
@@ -45,6 +45,13 @@ chromium:
 postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ "$$LAB_SKIP_POSTGRES" = "1" ] || { \
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; }
+
+# The LiteRT converter's own venv, .venv-litert/ (~7 GB, minutes, made once; a no-op when it is there):
+# litert-torch caps typing-extensions<4.13, which breaks JupyterLab, so it never enters $(VENV).
+# lab/deploy/litert_env.py (stdlib only) makes it; LAB_SKIP_CONVERTER=1 skips it and the tests that need it.
+.PHONY: converter
+converter: $(STAMP)
+	@[ "$$LAB_SKIP_CONVERTER" = "1" ] || $(PY) -I lab/deploy/litert_env.py
 
 # Headless end-to-end run: couple -> compress -> export. Trains every coupling strategy and prints
 # the comparison table (runs saved under runs/), then compresses the saved cross-stitch system and

@@ -134,3 +134,15 @@ def test_reset_gives_a_clean_copy_of_one_notebook_and_keeps_the_learners(tmp_pat
 def test_the_workspace_defaults_are_the_checkouts_notebooks_and_an_ignored_folder():
     assert workspace.ORIGINALS == ROOT / "notebooks" and workspace.WORKSPACE.parent == ROOT
     assert f"{workspace.WORKSPACE.name}/" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_edge_runtimes_are_pinned_and_the_litert_converter_stays_out_of_the_lab_env():
+    import importlib.util
+
+    reqs = pyproject_requirements()
+    assert {"executorch==1.5.1", "ai-edge-litert==2.3.0", "torchao>=0.18,<0.19"} <= reqs
+    assert not any(r.startswith("litert-torch") for r in reqs)          # it caps typing-extensions<4.13
+    assert importlib.util.find_spec("litert_torch") is None
+    makefile = (ROOT / "Makefile").read_text()
+    assert "converter" in makefile.split("\ntest:")[1].split("\n")[0]    # make test makes the converter env
+    assert ".venv-litert/" in (ROOT / ".gitignore").read_text().split()

@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import compress, couple, tune
+from . import compress, couple, deploy, tune
 
-COMMANDS = [couple, compress, tune]
+COMMANDS = [couple, compress, tune, deploy]
 EXPECTED_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError)
 
 

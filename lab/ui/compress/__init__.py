@@ -8,6 +8,7 @@
     cp.compress()                                  # 3 Recipe: step by step (= Run recipe, waiting)
     cp.runs[-1].reports, cp.pareto_figure()        # one lab.cost.Report per step; all runs on one Pareto plot
     cp.export()                                    # 4 Export: ONNX file, parity, ONNX Runtime latency and int8
+    cp.runtime_boxes["litert"].value = True; cp.export(); cp.arena   # + LiteRT (and ExecuTorch): the runtime arena
 
 Five tabs, one status line (with Stop) below them; one controller per tab, each owning its widgets
 and its job (:mod:`.shell` holds the shell and the tab interface):
@@ -22,7 +23,8 @@ and its job (:mod:`.shell` holds the shell and the tab interface):
    fine-tuning; every run saved as ``runs/<time>-compress-<model>/recipe.json`` and added to the
    **Pareto plot** (accuracy vs real bytes).
 4. **Export** (:mod:`.export_tab`) - the last float model of the latest recipe (or the model itself)
-   to ONNX, with parity, file bytes, ONNX Runtime vs eager torch latency and the int8 file.
+   to ONNX, with parity, file bytes, ONNX Runtime vs eager torch latency and the int8 file; runtime
+   checkboxes add LiteRT and ExecuTorch: the runtime arena (``lab.deploy.arena``), fp32 and int8 side by side.
 5. **W** (:mod:`.w_tab`) - for a cross-stitch system: the W graph with an edge-threshold slider that
    re-scores the system without fine-tuning (``lab.compress.EdgePreview``), and buttons that prune
    edges or remove the module W needs least with fine-tuning (``lab.compress.w_runs``); results join

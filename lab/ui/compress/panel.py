@@ -161,9 +161,12 @@ class CompressionPanel(TabbedPanel):
     export_button = _forward("export_tab", "export_button")
     export_info = _forward("export_tab", "export_info")
     export_summary = _forward("export_tab", "export_summary")
+    runtime_boxes = _forward("export_tab", "runtime_boxes")
+    arena = _forward("export_tab", "arena")
+    arena_info = _forward("export_tab", "arena_info")
 
     def export(self) -> bool:
-        """Export the last float model to ONNX (Export tab) and wait."""
+        """Export the last float model to the ticked runtimes (Export tab; ONNX by default) and wait."""
         return self.run("export")
 
     def export_text(self) -> str:

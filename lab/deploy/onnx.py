@@ -26,9 +26,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .atomic import publish_file, staging_dir
-from .cost import MeasureConfig, Report, count_flops, count_parameters, eval_mode, evaluate_model, example_input
-from .data.base import MultiTaskData
+from ..atomic import publish_file, staging_dir
+from ..cost import MeasureConfig, Report, count_flops, count_parameters, eval_mode, evaluate_model, example_input
+from ..data.base import MultiTaskData
 
 DEFAULT_ATOL = 1e-4   # max |torch - ORT| allowed for float models (measured ~1e-7 for the MLP)
 
