@@ -71,10 +71,11 @@ def test_a_killed_worker_s_trial_is_failed_by_heartbeat_and_retried(database, tm
     time.sleep(1.0)                                     # its heartbeat has been recorded
     os.kill(victim.processes[0].pid, signal.SIGKILL)
     victim.wait(30)
-    killed = study.get_trials(states=(TrialState.RUNNING,))
-    assert len(killed) == 1 and not study.get_trials(states=(TrialState.COMPLETE,))
+    killed = study.get_trials(states=(TrialState.RUNNING,))       # on a quiet machine trial 0 may be done
+    done_before = len(study.get_trials(states=(TrialState.COMPLETE,)))
+    assert len(killed) == 1 and done_before < 2
     survivor, survivor_config = join_study("killed", database, worker=1, heartbeat=1, grace=3)
-    assert run_worker(survivor, survivor_config, worker=1, poll=0.5) >= 2
+    assert run_worker(survivor, survivor_config, worker=1, poll=0.5) >= 2 - done_before
     trials = {t.number: t for t in survivor.get_trials()}
     zombie = trials[killed[0].number]
     assert zombie.state == TrialState.FAIL                                   # never RUNNING forever

@@ -10,7 +10,7 @@ from lab.data import DIGITS_TASKS, MNIST1D_TASKS, load_digits_tasks
 from lab.runs import latest_plain_run, save_run
 from lab.train import TrainConfig
 from lab.ui import (CompressionPanel, CouplingPlayground, PlaygroundConfig, RobustnessPanel, TransferPanel,
-                    WInspector)
+                    TuningPanel, WInspector)
 from lab.ui.base import field_layout, settings_row, titled_column, wrap_row
 
 
@@ -72,8 +72,8 @@ def test_layout_helpers_wrap_and_never_exceed_their_container():
 @pytest.mark.parametrize("make", [
     lambda root: CouplingPlayground(runs_root=root), lambda root: WInspector(root),
     lambda root: RobustnessPanel(runs_root=root), lambda root: TransferPanel(runs_root=root),
-    lambda root: CompressionPanel(runs_root=root)],
-    ids=["playground", "inspector", "robustness", "transfer", "compression"])
+    lambda root: CompressionPanel(runs_root=root), lambda root: TuningPanel(runs_root=root)],
+    ids=["playground", "inspector", "robustness", "transfer", "compression", "tuning"])
 def test_every_panel_wraps_its_rows_and_caps_fixed_widths(tmp_path, make):
     panel = make(tmp_path)
     tree = list(widget_tree(panel.ui))

@@ -31,7 +31,7 @@ from ..tune.results import failed_rows, get_trial, pareto_rows, rebuild, save_re
 from ..tune.study import TuneConfig, open_study
 from ..tune.trials import TrialContext
 from ..tune.worker import budget, run_worker
-from .base import Job, Throttle, TrainingPanel, readable_error
+from .base import Job, Throttle, TrainingPanel, field_layout, readable_error, wrap_row
 from .figure_view import FigureView
 from .html import html_table
 from .tuning_form import TuningForm
@@ -60,16 +60,16 @@ class TuningPanel(TrainingPanel):
         self.front_view = FigureView(css_class="lab-tune-front", placeholder="the Pareto front appears here")
         self.table = widgets.HTML("<i>no trials yet</i>")
         self.view = widgets.Dropdown(options=[(v, k) for k, v in VIEWS.items()], value="hypervolume",
-                                     description="Optuna view", layout=widgets.Layout(width="360px"))
+                                     description="Optuna view", layout=field_layout("360px"))
         self.view_button = widgets.Button(description="Show", icon="line-chart")
         self.optuna_view_box = FigureView(css_class="lab-tune-optuna")
         self.load_button = widgets.Button(description="Load study", icon="folder-open",
                                           tooltip="show the study of this name (storage above) without running")
-        self.trial_select = widgets.Dropdown(options=[], description="Pareto trial", layout=widgets.Layout(width="360px"))
+        self.trial_select = widgets.Dropdown(options=[], description="Pareto trial", layout=field_layout("360px"))
         self.open_compression = widgets.Button(description="Open in compression panel", icon="compress",
-                                               layout=widgets.Layout(width="220px"))
+                                               layout=field_layout("220px"))
         self.open_inspector = widgets.Button(description="Open in W inspector", icon="search",
-                                             layout=widgets.Layout(width="180px"))
+                                             layout=field_layout("180px"))
         self.opened_box = widgets.VBox([])
         self._open_thread: threading.Thread | None = None
         self.view_button.on_click(lambda _: self.show_view())
@@ -83,8 +83,8 @@ class TuningPanel(TrainingPanel):
                          "each worker's calibration model). Start runs in the background; Stop queues the running "
                          "trial again; Start again resumes the study."),
             self.form.widget, self.controls, self.message, self.front_view.box, self.table,
-            widgets.HBox([self.trial_select, self.open_compression, self.open_inspector]), self.opened_box,
-            widgets.HBox([self.view, self.view_button]), self.optuna_view_box.box])
+            wrap_row([self.trial_select, self.open_compression, self.open_inspector]), self.opened_box,
+            wrap_row([self.view, self.view_button]), self.optuna_view_box.box])
         self.ui.add_class("lab-tuning")
 
     # --- the job --------------------------------------------------------------------------------------

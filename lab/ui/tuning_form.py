@@ -17,7 +17,7 @@ from ..tune.objectives import DEFAULT_OBJECTIVES, OBJECTIVES
 from ..tune.spaces import SearchSpace
 from ..tune.storage import default_storage
 from ..tune.study import SAMPLERS, TuneConfig
-from .base import DESCRIPTION_STYLE
+from .base import DESCRIPTION_STYLE, field_layout, wrap_row
 from .html import html_table
 
 MAX_WORKERS = 16
@@ -54,12 +54,12 @@ class TuningForm:
                  objectives: tuple[str, ...] = DEFAULT_OBJECTIVES, sampler: str = "nsga2", limit: int | None = None,
                  storage: str | None = None, study: str | None = None, runs_root=None):
         s = DESCRIPTION_STYLE
-        wide = lambda width="330px": widgets.Layout(width=width)  # noqa: E731  (one Layout per widget)
+        wide = field_layout          # one Layout per widget: its width, narrower when the notebook is
         self.runs_root = runs_root
         self.space = widgets.Dropdown(options=list(SPACES), value=space, description="space", style=s, layout=wide())
         self.limit = widgets.BoundedIntText(value=limit or 0, min=0, max=1797, description="digits subset",
                                             tooltip="0: all 1,797 digits; else a seeded subset", style=s, layout=wide())
-        self.ranges = widgets.Textarea(description="ranges", style=s, layout=widgets.Layout(width="520px", height="190px"))
+        self.ranges = widgets.Textarea(description="ranges", style=s, layout=field_layout("520px", height="190px"))
         self.space_help = widgets.HTML()
         self.objectives = widgets.SelectMultiple(options=list(OBJECTIVES), value=tuple(objectives), rows=4,
                                                  description="objectives", style=s, layout=wide())
@@ -79,9 +79,9 @@ class TuningForm:
         self.study.observe(lambda change: self._study_edited(change), names="value")
         self._on_space()
         self.widget = widgets.VBox([
-            widgets.HBox([widgets.VBox([self.space, self.limit, self.objectives, self.sampler, self.seed]),
+            wrap_row([widgets.VBox([self.space, self.limit, self.objectives, self.sampler, self.seed]),
                           widgets.VBox([self.trials, self.workers, self.study])]),
-            self.storage, widgets.HBox([self.ranges, self.space_help])])
+            self.storage, wrap_row([self.ranges, self.space_help])])
 
     def _on_space(self) -> None:
         space = SPACES[self.space.value]

@@ -25,7 +25,7 @@ from ...deploy.arena import Arena, ArenaConfig, run_arena, save_arena
 from ...deploy.registry import RUNTIMES, get_runtime
 from ...export_report import ExportSummary, export_and_compare, save_export_summary
 from ...runs import new_run_dir
-from ..base import Job
+from ..base import Job, wrap_row
 from ..compress_runs import LoadedModel
 from ..html import html_table
 from .shell import Tab
@@ -65,7 +65,7 @@ class ExportTab(Tab):
                          "Runtime: one file (batch axis dynamic), checked, run and compared with torch; when the "
                          "recipe ended in int8, ONNX Runtime quantizes the file too. Tick LiteRT or ExecuTorch for "
                          "the <b>runtime arena</b>: every ticked runtime in fp32 and its own int8, side by side."),
-            widgets.HBox([widgets.HTML("runtimes:"), *self.runtime_boxes.values()]),
+            wrap_row([widgets.HTML("runtimes:"), *self.runtime_boxes.values()]),
             self.export_button, self.export_info, self.arena_info])
 
     def ticked(self) -> tuple[str, ...]:

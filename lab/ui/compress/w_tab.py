@@ -27,7 +27,7 @@ from ...coupling.pruned import PrunedSystem
 from ...coupling.restructure import check_prunable
 from ...runs import new_run_dir
 from ...viz import W_before_after, W_graph
-from ..base import DESCRIPTION_STYLE, Job, Throttle, readable_error
+from ..base import DESCRIPTION_STYLE, Job, Throttle, field_layout, readable_error, wrap_row
 from ..compress_runs import LoadedModel
 from ..figure_view import FigureView
 from ..html import html_table
@@ -60,15 +60,15 @@ class WTab(Tab):
         s = DESCRIPTION_STYLE
         self.threshold = widgets.FloatSlider(min=0.0, max=1.0, step=0.001, value=0.0, description="edge threshold",
                                              readout_format=".3f", continuous_update=False, style=s,
-                                             layout=widgets.Layout(width="520px"))
+                                             layout=field_layout("520px"))
         self.threshold.add_class("lab-w-threshold")
         self.stage = widgets.ToggleButtons(options=[("stage 1", 0)], description="graph of", style=s)
         self.finetune_epochs = widgets.BoundedIntText(finetune_epochs, min=0, max=500, description="fine-tune epochs",
-                                                      style=s, layout=widgets.Layout(width="330px"))
+                                                      style=s, layout=field_layout("330px"))
         self.remove = widgets.BoundedIntText(1, min=1, max=64, description="modules to remove", style=s,
-                                             layout=widgets.Layout(width="330px"))
+                                             layout=field_layout("330px"))
         self.module_score = widgets.Dropdown(options=list(MODULE_SCORES), value="w", description="choose by", style=s,
-                                             layout=widgets.Layout(width="330px"))
+                                             layout=field_layout("330px"))
         self.edges_button = widgets.Button(description="Prune edges + fine-tune", button_style="primary", icon="cut",
                                            tooltip="remove the edges under the threshold and fine-tune (background)")
         self.module_button = widgets.Button(description="Remove module(s) + fine-tune", icon="minus-circle",
@@ -97,8 +97,8 @@ class WTab(Tab):
             widgets.HTML("Which coupling edges, which modules can go? Move the threshold: edges with |W<sub>ij</sub>| "
                          "below it are removed from the graph and the system is re-scored on the test split - <b>no "
                          "fine-tuning</b>. Then prune them, or remove the module W needs least, with fine-tuning."),
-            self.threshold, self.w_info, widgets.HBox([self.graph_view.box, widgets.VBox([self.stage])]),
-            widgets.HBox([widgets.VBox([self.finetune_epochs, self.edges_button]),
+            self.threshold, self.w_info, wrap_row([self.graph_view.box, widgets.VBox([self.stage])]),
+            wrap_row([widgets.VBox([self.finetune_epochs, self.edges_button]),
                           widgets.VBox([self.remove, self.module_score, self.module_button])]),
             self.result_info, self.heatmap_view.box])
         self._enable(False)
