@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
@@ -36,8 +35,8 @@ from .fit import FitConfig, fit
 from .prune import apply_masks_inplace, check_sparsity, magnitude_mask
 from .share import SharedWeight, kmeans_codebook, shareable_layers
 
-if TYPE_CHECKING:  # lab.compress.recipe imports this module
-    from .recipe import RecipeOptions, StepSpec
+from .recipe_grammar import StepSpec
+# ``options`` of the step functions is a ``lab.compress.recipe.RecipeOptions`` (recipe imports this module)
 
 MAX_CLUSTERS = 1 << 16
 
@@ -186,7 +185,7 @@ def share_layers(model: nn.Module, config: LayerShareConfig, *, data: MultiTaskD
 
 
 # --- the recipe steps ----------------------------------------------------------------------------
-def _finetune(spec: "StepSpec", options: "RecipeOptions", lr: float | None = None) -> FitConfig:
+def _finetune(spec: StepSpec, options: "RecipeOptions", lr: float | None = None) -> FitConfig:
     ft = replace(options.finetune, seed=options.seed)
     if lr is not None:
         ft = replace(ft, lr=lr)
@@ -201,7 +200,7 @@ def _finetune(spec: "StepSpec", options: "RecipeOptions", lr: float | None = Non
     return ft
 
 
-def _check_options(spec: "StepSpec", allowed: set[str]) -> None:
+def _check_options(spec: StepSpec, allowed: set[str]) -> None:
     unknown = sorted(set(spec.options) - allowed)
     if unknown:
         raise ValueError(f"step {spec.name!r} does not take option(s) {unknown}; it takes {sorted(allowed)}")
@@ -210,7 +209,7 @@ def _check_options(spec: "StepSpec", allowed: set[str]) -> None:
                          f"{spec.name}:{'0.9/0.97/0.6' if spec.name == 'prune_layers' else '8/4/16'}")
 
 
-def _int_option(spec: "StepSpec", key: str, default: int | None) -> int | None:
+def _int_option(spec: StepSpec, key: str, default: int | None) -> int | None:
     if key not in spec.options:
         return default
     value = spec.options[key]
@@ -220,7 +219,7 @@ def _int_option(spec: "StepSpec", key: str, default: int | None) -> int | None:
         raise ValueError(f"step {spec.name!r}: {key} must be an integer, got {value!r}") from None
 
 
-def apply_prune_layers(model: nn.Module, spec: "StepSpec", data: MultiTaskData | None,
+def apply_prune_layers(model: nn.Module, spec: StepSpec, data: MultiTaskData | None,
                        options: "RecipeOptions") -> tuple[nn.Module, Report]:
     """The recipe step ``prune_layers:S1/S2/...[:steps=N][:epochs=E][:lr=X]``."""
     _check_options(spec, {"steps", "epochs", "lr"})
@@ -229,7 +228,7 @@ def apply_prune_layers(model: nn.Module, spec: "StepSpec", data: MultiTaskData |
     return prune_layers(model, cfg, data=data, measure_config=options.measure)
 
 
-def apply_kmeans_layers(model: nn.Module, spec: "StepSpec", data: MultiTaskData | None,
+def apply_kmeans_layers(model: nn.Module, spec: StepSpec, data: MultiTaskData | None,
                         options: "RecipeOptions") -> tuple[nn.Module, Report]:
     """The recipe step ``kmeans_layers:K1/K2/...[:bias=K][:epochs=E][:lr=X]`` (centroid lr default 1e-4)."""
     _check_options(spec, {"bias", "epochs", "lr"})

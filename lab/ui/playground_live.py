@@ -2,15 +2,12 @@
 heatmap and loss curves, throttled to the panel's ``update_interval``."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..history import History
 from ..train import Callback
 from ..viz import training_curves
 from .base import Throttle
 
-if TYPE_CHECKING:
-    from .playground import CouplingPlayground
+# ``panel`` is a ``lab.ui.playground.CouplingPlayground`` (which imports this module)
 
 
 class LiveUpdates(Callback):
