@@ -33,7 +33,7 @@ from ..cost import MeasureConfig, Report, measure
 from ..data.base import MultiTaskData
 from .fit import FitConfig, fit
 from .prune import apply_masks_inplace, check_sparsity, magnitude_mask
-from .share import SharedWeight, kmeans_codebook, shareable_layers
+from .share import SharedWeight, finetune_codebooks, kmeans_codebook, shareable_layers
 
 from .recipe_grammar import StepSpec
 # ``options`` of the step functions is a ``lab.compress.recipe.RecipeOptions`` (recipe imports this module)
@@ -154,22 +154,12 @@ def share_layers_inplace(model: nn.Module, config: LayerShareConfig, data: Multi
                 codebook, index, mask = kmeans_codebook(bias, kb, "linear", config.seed + 1000 + i)
                 parametrize.register_parametrization(layer, "bias", SharedWeight(codebook, index, mask))
                 shared.append((layer, "bias"))
-    flags = {p: p.requires_grad for p in model.parameters()}
     try:
-        if config.finetune is not None and config.finetune.epochs > 0:
-            if data is None:
-                raise ValueError("centroid fine-tuning needs data (or set finetune=None)")
-            for p in model.parameters():
-                p.requires_grad_(False)
-            books = [getattr(layer.parametrizations, attr)[0].codebook for layer, attr in shared]
-            for c in books:
-                c.requires_grad_(True)
-            fit(model, data, config.finetune, params=books)
+        finetune_codebooks(model, [getattr(layer.parametrizations, attr)[0].codebook for layer, attr in shared],
+                           data, config.finetune)
     finally:
         for layer, attr in shared:
             parametrize.remove_parametrizations(layer, attr, leave_parametrized=True)
-        for p, flag in flags.items():
-            p.requires_grad_(flag)
 
 
 def share_layers(model: nn.Module, config: LayerShareConfig, *, data: MultiTaskData | None = None,

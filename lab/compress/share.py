@@ -113,25 +113,35 @@ def share_weights_inplace(model: nn.Module, config: KMeansConfig, data: MultiTas
         codebook, index, mask = kmeans_codebook(layer.weight, config.clusters, config.init, config.seed + i,
                                                 config.max_fit_samples)
         parametrize.register_parametrization(layer, "weight", SharedWeight(codebook, index, mask))
-    flags = {p: p.requires_grad for p in model.parameters()}
     try:
-        if config.finetune is not None and config.finetune.epochs > 0:
-            if data is None:
-                raise ValueError("centroid fine-tuning needs data (or set finetune=None)")
-            for p in model.parameters():
-                p.requires_grad_(False)
-            codebooks = [layer.parametrizations.weight[0].codebook for layer in layers.values()]
-            for c in codebooks:
-                c.requires_grad_(True)
-            fit(model, data, config.finetune, params=codebooks)
+        finetune_codebooks(model, [layer.parametrizations.weight[0].codebook for layer in layers.values()], data,
+                           config.finetune)
     finally:
         books = {}
         for name, layer in layers.items():
             books[name] = layer.parametrizations.weight[0].codebook.detach().clone()
             parametrize.remove_parametrizations(layer, "weight", leave_parametrized=True)
+    return books
+
+
+def finetune_codebooks(model: nn.Module, codebooks: list[Tensor], data: MultiTaskData | None,
+                       finetune: FitConfig | None) -> None:
+    """Fine-tune only the shared values (``codebooks``, each (k,)) of a model whose layers are parametrized
+    by ``SharedWeight``; every parameter's ``requires_grad`` is restored after. Nothing without epochs."""
+    if finetune is None or finetune.epochs <= 0:
+        return
+    if data is None:
+        raise ValueError("centroid fine-tuning needs data (or set finetune=None)")
+    flags = {p: p.requires_grad for p in model.parameters()}
+    try:
+        for p in model.parameters():
+            p.requires_grad_(False)
+        for c in codebooks:
+            c.requires_grad_(True)
+        fit(model, data, finetune, params=codebooks)
+    finally:
         for p, flag in flags.items():
             p.requires_grad_(flag)
-    return books
 
 
 def share_weights(model: nn.Module, config: KMeansConfig, *, data: MultiTaskData | None = None,
