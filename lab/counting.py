@@ -17,7 +17,6 @@ from typing import Any, Iterator
 
 import torch
 from torch import Tensor, nn
-from torch.utils.flop_counter import FlopCounterMode
 
 from .data.base import MultiTaskData
 from .formats.packed import write_packed
@@ -77,6 +76,8 @@ def count_flops(model: nn.Module, x: Tensor) -> tuple[int, int]:
 
     A model may add the FLOPs per example of elementwise work the counter does not see through an
     ``uncounted_flops()`` method (``lab.coupling.pruned.PrunedSystem``: its per-edge mix)."""
+    from torch.utils.flop_counter import FlopCounterMode   # imports triton (~0.25 s): only when counting
+
     was_training = model.training
     model.eval()
     try:

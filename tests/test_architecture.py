@@ -28,7 +28,7 @@ TOO_LONG_FOR_NOW: set[str] = set()
 # The longest matching prefix decides a module's layer; every lab module must match one.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("lab", "lab.settings", "lab.validation", "lab.tables", "lab.atomic", "lab.formats", "lab.seeding",
-     "lab.workspace"),  # plain utilities
+     "lab.workspace", "lab.lazy"),  # plain utilities
     ("lab.data",),
     ("lab.models", "lab.coupling", "lab.weighting"),
     ("lab.train", "lab.metrics", "lab.history", "lab.checkpoint", "lab.runs", "lab.divergence"),

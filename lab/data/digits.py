@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from sklearn.datasets import load_digits as _sk_load_digits
 from torch import Tensor
 
 from ..validation import _is_int, check_int, check_optional_int, check_seed
@@ -44,6 +43,7 @@ def _digit_images(limit: int | None, seed: int) -> tuple[Tensor, Tensor]:
     if limit is not None and _is_int(limit) and limit < 30:
         raise ValueError(f"limit={limit} leaves too few digits for three splits; use at least 30")
     limit = check_optional_int("limit", limit, min=30, max=NUM_DIGITS)
+    from sklearn.datasets import load_digits as _sk_load_digits   # ~1 s to import: only when data are loaded
     bunch = _sk_load_digits()
     x = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0
     y = torch.tensor(bunch.target, dtype=torch.int64)

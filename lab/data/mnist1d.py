@@ -11,7 +11,6 @@ import contextlib
 import io
 
 import torch
-from mnist1d.data import get_dataset_args, make_dataset
 
 from ..seeding import exclusive_global_rngs
 from ..validation import _is_int, check_float, check_int, check_seed
@@ -34,6 +33,7 @@ def load_mnist1d(tasks: tuple[str, ...] = MNIST1D_TASKS, seed: int = 42, num_sam
     seed = check_seed(seed)
     val_fraction = check_float("val_fraction", val_fraction, min=0.0, max=0.9, min_open=True)
     specs: tuple[Task, ...] = digit_task_specs(tuple(tasks))
+    from mnist1d.data import get_dataset_args, make_dataset   # pulls matplotlib (~0.5 s): only when loading
     args = get_dataset_args()
     args.seed, args.num_samples = seed, num_samples
     # make_dataset seeds and draws the global np.random / random states: take turns, restore them after

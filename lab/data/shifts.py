@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-import torchvision.transforms.v2.functional as TF
 from torch import Tensor
 
 from ..validation import _is_real, check_seed, show
@@ -83,9 +82,11 @@ def apply_shift(x: Tensor, shift: DomainShift) -> Tensor:
         if radius < 1:
             return x.clone()
         size = 2 * radius + 1
+        import torchvision.transforms.v2.functional as TF   # ~1 s to import: only when blurring
         return TF.gaussian_blur(x, kernel_size=[size, size], sigma=[shift.amount, shift.amount])
     if x.dim() != 4:
         raise ValueError("rotation needs images (N, C, H, W); 1-D signals cannot be rotated")
+    import torchvision.transforms.v2.functional as TF       # ~1 s to import: only when rotating
     return TF.rotate(x, angle=float(shift.amount), interpolation=TF.InterpolationMode.BILINEAR)
 
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torchvision import datasets
 
 from ..validation import check_bool, check_float, check_optional_int, check_seed, show
 from .base import MultiTaskData, Split, Task
 from .digits import digit_derived_targets
 
 _FOOTWEAR = torch.tensor([0, 0, 0, 0, 0, 1, 0, 1, 0, 1])  # sandal, sneaker, ankle boot
-_SETS = {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST}
+_SETS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}   # torchvision.datasets class names
 
 
 def _targets(name: str, labels: torch.Tensor) -> tuple[tuple[Task, ...], dict[str, torch.Tensor]]:
@@ -39,12 +38,14 @@ def load_torchvision_set(name: str = "mnist", root: str | Path = "data", downloa
     limit = check_optional_int("limit", limit, min=50, max=60_000)
     val_fraction = check_float("val_fraction", val_fraction, min=0.0, max=0.9, min_open=True)
     seed = check_seed(seed)
+    from torchvision import datasets   # ~1 s to import: only when a set is loaded
+    dataset = getattr(datasets, _SETS[name])
     try:
-        train_raw = _SETS[name](str(root), train=True, download=download)
-        test_raw = _SETS[name](str(root), train=False, download=download)
+        train_raw = dataset(str(root), train=True, download=download)
+        test_raw = dataset(str(root), train=False, download=download)
     except RuntimeError as err:
         raise ValueError(f"{name} files not found under {Path(root).resolve()}: put the torchvision "
-                         f"'{_SETS[name].__name__}/raw' files there, or pass download=True when online "
+                         f"'{_SETS[name]}/raw' files there, or pass download=True when online "
                          f"({err})") from None
     x = train_raw.data.unsqueeze(1).float() / 255.0
     x_test = test_raw.data.unsqueeze(1).float() / 255.0

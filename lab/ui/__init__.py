@@ -11,23 +11,49 @@
 * :class:`TrainingPanel` - the base of training panels (Train/Stop, progress, status, messages, thread).
 
 Tests drive them without a browser: set widget ``.value``s, call ``.click()``, read the state.
-"""
-from ..compress.recipe_runs import load_recipe_run, saved_recipe_runs
-from ..runs import latest_digits_run
-from .adversarial_options import AdversarialChoice
-from .base import TrainingPanel, Throttle, readable_error, resolve_runs_root
-from .choices import DataSelection, OptimiserChoice
-from .compress import CompressionPanel
-from .compress_config import ModelSource, RecipeConfig, parse_bits
-from .figure_view import FigureView
-from .inspector import WInspector
-from .playground import DATA_CHOICES, CouplingPlayground, PlaygroundConfig, parse_floats, parse_options
-from .progress import ProgressUpdates
-from .robustness import ROBUST_DATA, RobustnessConfig, RobustnessPanel, parse_modules
-from .transfer import TransferPanel, TransferPanelConfig
-from .tuning import TuningPanel
 
-__all__ = ["DATA_CHOICES", "ROBUST_DATA", "AdversarialChoice", "CompressionPanel", "DataSelection", "OptimiserChoice", "CouplingPlayground", "FigureView", "ModelSource",
-           "RecipeConfig", "latest_digits_run", "load_recipe_run", "parse_bits", "saved_recipe_runs", "PlaygroundConfig", "ProgressUpdates",
-           "RobustnessConfig", "RobustnessPanel", "Throttle", "TrainingPanel", "TransferPanel", "TransferPanelConfig", "TuningPanel",
-           "WInspector", "parse_floats", "parse_modules", "parse_options", "readable_error", "resolve_runs_root"]
+The names load on first use (PEP 562, :mod:`lab.lazy`): ``import lab.ui`` is cheap and
+``from lab.ui import CouplingPlayground`` imports only the playground and what it needs, not every panel.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_exports
+
+_EXPORTS: dict[str, str] = {
+    "load_recipe_run": "lab.compress.recipe_runs", "saved_recipe_runs": "lab.compress.recipe_runs",
+    "latest_digits_run": "lab.runs",
+    "AdversarialChoice": ".adversarial_options",
+    "TrainingPanel": ".base", "Throttle": ".base", "readable_error": ".base", "resolve_runs_root": ".base",
+    "DataSelection": ".choices", "OptimiserChoice": ".choices",
+    "CompressionPanel": ".compress",
+    "ModelSource": ".compress_config", "RecipeConfig": ".compress_config", "parse_bits": ".compress_config",
+    "FigureView": ".figure_view",
+    "WInspector": ".inspector",
+    "DATA_CHOICES": ".playground", "CouplingPlayground": ".playground", "PlaygroundConfig": ".playground",
+    "parse_floats": ".playground", "parse_options": ".playground",
+    "ProgressUpdates": ".progress",
+    "ROBUST_DATA": ".robustness", "RobustnessConfig": ".robustness", "RobustnessPanel": ".robustness",
+    "parse_modules": ".robustness",
+    "TransferPanel": ".transfer", "TransferPanelConfig": ".transfer",
+    "TuningPanel": ".tuning",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:   # the same names for type checkers and editors (tests/test_import_cost.py keeps them in step)
+    from ..compress.recipe_runs import load_recipe_run, saved_recipe_runs
+    from ..runs import latest_digits_run
+    from .adversarial_options import AdversarialChoice
+    from .base import Throttle, TrainingPanel, readable_error, resolve_runs_root
+    from .choices import DataSelection, OptimiserChoice
+    from .compress import CompressionPanel
+    from .compress_config import ModelSource, RecipeConfig, parse_bits
+    from .figure_view import FigureView
+    from .inspector import WInspector
+    from .playground import DATA_CHOICES, CouplingPlayground, PlaygroundConfig, parse_floats, parse_options
+    from .progress import ProgressUpdates
+    from .robustness import ROBUST_DATA, RobustnessConfig, RobustnessPanel, parse_modules
+    from .transfer import TransferPanel, TransferPanelConfig
+    from .tuning import TuningPanel

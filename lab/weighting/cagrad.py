@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.optimize import minimize
 from torch import Tensor
 
 from .checks import check_choice, check_number
@@ -54,6 +53,7 @@ def cagrad_weights(G: Tensor, c: float = 0.4, rescale: int = 1) -> Tensor:
         norm = np.sqrt(max(float(w @ Aw), 1e-30))
         return float(w @ b) + phi * norm, b + phi * Aw / norm
 
+    from scipy.optimize import minimize   # scipy loads when CAGrad first solves, not on import
     res = minimize(objective, u0, jac=True, method="SLSQP", bounds=[(0.0, 1.0)] * T,
                    constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones(T)}],
                    options={"ftol": 1e-15, "maxiter": 1000})

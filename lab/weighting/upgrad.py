@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.optimize import nnls
 from torch import Tensor
 
 from .checks import check_number
@@ -36,6 +35,7 @@ def dual_cone_weights(u: Tensor, G: Tensor) -> Tensor:
     lam, V = torch.linalg.eigh(G)
     A = (lam.clamp_min(0).sqrt()[:, None] * V.T).numpy()          # A^T A = G
     u = torch.as_tensor(u, dtype=torch.float64).numpy()
+    from scipy.optimize import nnls   # scipy loads when UPGrad first solves, not on import
     s, _ = nnls(A, -A @ u, maxiter=50 * len(u) + 100)
     return torch.as_tensor(u + s, dtype=torch.float64)
 
