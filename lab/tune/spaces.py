@@ -16,9 +16,10 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import optuna
+if TYPE_CHECKING:     # only named in type hints: the space is plain data (python -m lab --help reads it)
+    import optuna
 
 ParamKind = Literal["float", "int", "categorical"]
 SpaceKind = Literal["compression", "coupling", "couple_then_compress"]

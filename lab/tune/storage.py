@@ -21,10 +21,12 @@ import re
 import time
 import warnings
 from pathlib import Path
-
-import optuna
+from typing import TYPE_CHECKING
 
 from ..runs import runs_root
+
+if TYPE_CHECKING:
+    import optuna
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,8 @@ def open_storage(url: str, *, heartbeat: int | None = 10, grace: int | None = No
     """The Optuna storage behind ``url`` (from ``resolve_storage``), with heartbeats every ``heartbeat``
     seconds (None: off) and a stale trial re-queued ``max_retry`` times after ``grace`` seconds
     (default 3 heartbeats). ValueError when the database cannot be reached."""
+    import optuna   # ~0.1 s with its samplers and storages: loaded when a study is used, not on import
+
     if is_journal(url):
         path = Path(url[len("journal://"):])
         path.parent.mkdir(parents=True, exist_ok=True)

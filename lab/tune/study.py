@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
-
-import optuna
+from typing import TYPE_CHECKING, Any
 
 from .objectives import DEFAULT_OBJECTIVES, check_objectives, directions
 from .spaces import SearchSpace
 from .storage import open_storage, redact, resolve_storage
+
+if TYPE_CHECKING:
+    import optuna
 
 STUDY_ATTR = "lab.tune"
 STUDY_FORMAT = "lab.tune/1"
@@ -86,6 +87,8 @@ class TuneConfig:
 
 def make_sampler(name: str, seed: int, population: int = 12) -> optuna.samplers.BaseSampler:
     """A seeded sampler by name (``SAMPLERS``)."""
+    import optuna   # ~0.1 s with its samplers and storages: loaded when a study is used, not on import
+
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(population_size=population, seed=seed)
     if name == "tpe":
@@ -112,6 +115,8 @@ def _storage(config: TuneConfig) -> optuna.storages.BaseStorage:
 def open_study(config: TuneConfig, *, worker: int = 0) -> optuna.Study:
     """Create the study, or open it to continue; ValueError if a study of that name searches another
     space or other objectives, or if the storage cannot be reached."""
+    import optuna   # ~0.1 s with its samplers and storages: loaded when a study is used, not on import
+
     storage = _storage(config)
     name = config.study
     try:
@@ -160,6 +165,8 @@ def _space_difference(saved: dict[str, Any], space: SearchSpace) -> str:
 def join_study(study: str, storage: str | None = None, *, worker: int = 0, **overrides: Any) -> tuple[optuna.Study, TuneConfig]:
     """Open an existing study made by the tuner and its TuneConfig (from the study's record);
     ``overrides`` (trials, heartbeat, grace, ...) replace recorded settings. ValueError if it does not exist."""
+    import optuna   # ~0.1 s with its samplers and storages: loaded when a study is used, not on import
+
     url = resolve_storage(storage)
     probe = replace_none(overrides)
     storage_obj = open_storage(url, heartbeat=probe.get("heartbeat", 10), grace=probe.get("grace"),
@@ -178,6 +185,8 @@ def replace_none(d: dict[str, Any]) -> dict[str, Any]:
 
 def list_studies(storage: str | None = None) -> list[str]:
     """Names of the studies in a storage (the default file if None)."""
+    import optuna   # ~0.1 s with its samplers and storages: loaded when a study is used, not on import
+
     url = resolve_storage(storage)
     return [s.study_name for s in optuna.get_all_study_summaries(open_storage(url, heartbeat=None),
                                                                  include_best_trial=False)]
