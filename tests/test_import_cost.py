@@ -132,3 +132,24 @@ def test_lazy_exports_load_on_first_use_and_cache(tmp_path, monkeypatch):
 def test_lazy_exports_refuse_a_malformed_table(exports):
     with pytest.raises(ValueError, match="need an identifier and a module name"):
         lazy_exports("somewhere", exports)
+
+
+# --- the benchmark (bench/import_time.py) -------------------------------------------------------
+def test_the_import_benchmark_runs(capsys):
+    from bench import import_time
+
+    result = import_time.main(["--runs", "1", "--only", "import lab.ui"])
+    assert list(result) == [("import lab.ui", "this tree")]
+    assert result["import lab.ui", "this tree"]["wall_median_s"] > 0
+    assert "| `import lab.ui` | this tree |" in capsys.readouterr().out
+
+
+def test_the_benchmark_names_the_heavy_imports_lab_code_makes():
+    """A hand-made ``-X importtime`` report (children first, two spaces per level) read back."""
+    from bench.import_time import offenders
+
+    rows = [(3, 900, 900, "torch._C"), (2, 100, 1000, "torch"), (1, 5, 1005, "lab.formats.packed"),
+            (2, 40, 40, "scipy._lib"), (1, 60, 100, "scipy.stats"), (0, 10, 1115, "lab.coupling.recovery")]
+    packages, edges = offenders(rows)
+    assert packages[0] == ("torch", 1.0) and ("scipy", 0.1) in packages
+    assert edges == [("lab.formats.packed", "torch", 1.0), ("lab.coupling.recovery", "scipy.stats", 0.1)]
