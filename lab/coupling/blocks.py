@@ -54,11 +54,7 @@ def cnn_stage(in_shape: tuple[int, ...], width: int, dropout: float = 0.0, kerne
     if batch_norm:
         layers.append(norm(width))
     layers.append(nn.ReLU())
-    out_sides = [(s + 2 * (kernel_size // 2) - kernel_size) // stride + 1 for s in in_shape[1:]]
-    if min(out_sides) < 1:
-        raise ValueError(f"a cnn stage with kernel_size {kernel_size} and stride {stride} does not fit an input of "
-                         f"shape {tuple(in_shape)} (output side {min(out_sides)}); use a smaller kernel, stride or "
-                         "fewer stages")
+    out_sides = [(s + 2 * (kernel_size // 2) - kernel_size) // stride + 1 for s in in_shape[1:]]   # >= 1 always
     if min(out_sides) >= 4:
         layers.append(pool(2))
     layers.append(SeededDropout(dropout))
