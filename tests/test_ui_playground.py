@@ -76,6 +76,7 @@ def test_stop_ends_training_early_and_keeps_the_history(tmp_path):
     ("task_weights", "1, 2, 3", "give one task weight per task: got 3 weights"),
     ("task_weights", "1, x", "task weights: expected numbers separated by commas"),
     ("block", "cnn", "cnn blocks need inputs with a channel axis"),
+    ("block", "gru", "gru blocks need sequences"),
     ("w_self", 0.0, "w_init must not be all zeros"),
 ])
 def test_bad_values_show_a_readable_message_and_do_not_train(tmp_path, widget, value, reason):
