@@ -33,7 +33,8 @@ from .divergence import DIVERGENCE_FACTOR, DivergenceError, NonFiniteLossError, 
 from .data.base import MultiTaskData
 from .history import History
 from .seeding import generator, seeded_training
-from .validation import check_bool, check_device, check_float, check_floats, check_optimiser_settings, check_seed, normalise_fields
+from .validation import (check_bool, check_device, check_float, check_floats, check_optimiser_settings, check_seed,
+                         normalise_fields)
 from .metrics import evaluate, task_loss, task_metric
 from .train_schedule import BestEpoch, check_lr_schedule, make_lr_scheduler
 from .weighting import Fixed, Weighting

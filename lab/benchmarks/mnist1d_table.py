@@ -72,9 +72,10 @@ def _run(data: MultiTaskData, row: Row, strategy: str, seed: int) -> dict:
     h = result.history
     best = h.epochs.index(h.restored_epoch) if h.restored_epoch in h.epochs else -1
     val = {t: h.val_metric[t][best] for t in h.task_names}
-    return {"module": row.name, "strategy": strategy, "seed": seed, **{f"test_{t}": v for t, v in result.test_metric.items()},
-            "test_mean": result.mean_metric, "val_mean": sum(val.values()) / len(val),
-            "epoch": h.epochs[best], "params": result.system.num_parameters(), "seconds": result.train_seconds, "cpu_s": cpu}
+    return {"module": row.name, "strategy": strategy, "seed": seed,
+            **{f"test_{t}": v for t, v in result.test_metric.items()},
+            "test_mean": result.mean_metric, "val_mean": sum(val.values()) / len(val), "epoch": h.epochs[best],
+            "params": result.system.num_parameters(), "seconds": result.train_seconds, "cpu_s": cpu}
 
 
 def run_table(data: MultiTaskData, rows: Sequence[Row], seeds: Sequence[int]) -> list[dict]:

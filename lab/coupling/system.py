@@ -21,8 +21,8 @@ from .blocks import BLOCKS, CNN_DEFAULTS, build_stack, head
 from .cross_stitch import CrossStitch
 from .ensemble import Ensemble
 from .independent import Independent
-from .limits import (MAX_ATTENTION_DIM, MAX_KERNEL, MAX_MODULES, MAX_STRIDE, check_input_shape, check_size, check_state_dict, check_widths,
-                     parameter_bound)
+from .limits import (MAX_ATTENTION_DIM, MAX_KERNEL, MAX_MODULES, MAX_STRIDE, check_input_shape, check_size,
+                     check_state_dict, check_widths, parameter_bound)
 from .pipeline import Pipeline
 from .shared import Shared
 from ..validation import (as_float_tensor, check_bool, check_choice, check_float, check_floats, check_int, check_optional_int,
