@@ -52,6 +52,8 @@ class History:
     data_name: str = ""                                                   # MultiTaskData.name, e.g. "digits"
     data_info: dict[str, Any] = field(default_factory=dict)               # seed, limit, structure, ...
     adversarial: dict[str, Any] | None = None                             # AdversarialTraining.to_dict() if used
+    epoch_lr: list[float] = field(default_factory=list)                   # learning rate of every epoch
+    restored_epoch: int | None = None                                     # TrainConfig.restore_best: whose weights
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -95,7 +97,10 @@ class History:
         return [np.asarray(W, dtype=float) for W in self.W[epoch_index]]
 
     def final_metrics(self) -> dict[str, float]:
-        return {t: self.val_metric[t][-1] for t in self.task_names if self.val_metric.get(t)}
+        """Validation metric per task of the weights training returned: the last epoch's, or the restored
+        epoch's when ``restored_epoch`` is set (``TrainConfig.restore_best``)."""
+        i = self.epochs.index(self.restored_epoch) if self.restored_epoch in self.epochs else -1
+        return {t: self.val_metric[t][i] for t in self.task_names if self.val_metric.get(t)}
 
     # --- files ------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -161,7 +166,7 @@ class RunFolderError(ValueError):
 
 
 _NUMERIC_FIELDS = ("train_loss", "train_metric", "val_loss", "val_metric", "task_weights", "W", "W_init",
-                   "W_true", "epoch_time", "step_loss")
+                   "W_true", "epoch_time", "step_loss", "epoch_lr")
 
 
 def _non_finite_note(found: list[str]) -> str:
@@ -242,11 +247,17 @@ def _history_problem(d: dict[str, Any]) -> str | None:
         return "task_weights must be a list of name -> number maps"
     if weights and len(weights) != count:
         return f"task_weights must hold one map per recorded epoch ({count})"
-    for key in ("epoch_time", "step_loss"):
+    for key in ("epoch_time", "step_loss", "epoch_lr"):
         if key in d and not _numbers(d[key]):
             return f"{key} must be a list of numbers"
     if len(d.get("epoch_time", [])) != count:
         return f"epoch_time must hold one number per recorded epoch ({count})"
+    if len(d.get("epoch_lr", [])) not in (0, count):
+        return f"epoch_lr must hold one number per recorded epoch ({count}) or none"
+    restored = d.get("restored_epoch")
+    if restored is not None and (not isinstance(restored, int) or isinstance(restored, bool) or restored not in epochs):
+        return f"restored_epoch must be one of the recorded epochs {epochs[:5]}{'...' if count > 5 else ''} or null, " \
+               f"got {restored!r}"
     n = _modules(d)
     W, W_init = d.get("W", []), d.get("W_init", [])
     if not isinstance(W, list) or len(W) != count:

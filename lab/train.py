@@ -33,8 +33,10 @@ from .divergence import DIVERGENCE_FACTOR, DivergenceError, NonFiniteLossError, 
 from .data.base import MultiTaskData
 from .history import History
 from .seeding import generator, seeded_training
-from .validation import check_device, check_float, check_floats, check_optimiser_settings, check_seed, normalise_fields
+from .validation import (check_bool, check_device, check_float, check_floats, check_optimiser_settings, check_seed,
+                         normalise_fields)
 from .metrics import evaluate, task_loss, task_metric
+from .train_schedule import BestEpoch, check_lr_schedule, make_lr_scheduler
 from .weighting import Fixed, Weighting
 
 if TYPE_CHECKING:  # lab.adversarial imports this module; only the type is needed here
@@ -54,7 +56,12 @@ class TrainConfig:
     seed 0..2**31-1, device "cpu" or an available CUDA device. NumPy numbers are accepted.
     ``sparse_coupling`` > 0 adds that times the ``sparse_coupling_kind`` penalty ("l1" or "group",
     ``lab.coupling.sparsity``) on W's off-diagonal to the loss, so the coupling learns to be sparse
-    (cross-stitch only); its value per epoch is recorded in ``History.extra["coupling_penalty"]``."""
+    (cross-stitch only); its value per epoch is recorded in ``History.extra["coupling_penalty"]``.
+    ``lr_schedule``: "none" (constant lr), "cosine" or "step" (lr times ``lr_gamma`` in (0, 1] every
+    ``lr_step_epochs`` epochs, default a third of the run), stepped after every epoch; the lr of every
+    epoch is recorded in ``History.epoch_lr`` (see ``lab.train_schedule``). ``restore_best``: at the
+    end of training, load the weights of the epoch with the best mean validation metric (ties: lower
+    validation loss, then earlier); ``History.restored_epoch`` names it."""
 
     epochs: int = 20
     batch_size: int = 64
@@ -68,6 +75,10 @@ class TrainConfig:
     device: str = "cpu"
     sparse_coupling: float = 0.0
     sparse_coupling_kind: str = "l1"
+    lr_schedule: str = "none"
+    lr_step_epochs: int | None = None
+    lr_gamma: float = 0.1
+    restore_best: bool = False
 
     def __post_init__(self) -> None:
         check_optimiser_settings(self.epochs, self.batch_size, self.lr, self.optimizer, self.weight_decay)
@@ -82,6 +93,9 @@ class TrainConfig:
             "seed": check_seed(self.seed),
             "device": check_device(self.device)})
         check_penalty(self.sparse_coupling_kind, self.sparse_coupling)
+        schedule, step_epochs, gamma = check_lr_schedule(self.lr_schedule, self.lr_step_epochs, self.lr_gamma)
+        normalise_fields(self, {"lr_schedule": schedule, "lr_step_epochs": step_epochs, "lr_gamma": gamma,
+                                "restore_best": check_bool("restore_best", self.restore_best)})
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -186,6 +200,9 @@ def train(system: CoupledSystem, data: MultiTaskData, config: TrainConfig | None
     with seeded_training(system, config.seed):      # dropout draws from the seed, never the global RNG
         gen = generator(config.seed)
         optimizer = make_optimizer(system, config, weighting.parameters())
+        scheduler = make_lr_scheduler(optimizer, config.lr_schedule, config.epochs, config.lr_step_epochs,
+                                      config.lr_gamma)
+        best = BestEpoch() if config.restore_best else None
         history.W_init = [W.tolist() for W in system.coupling_matrices(val)]
         for cb in callbacks:
             cb.on_train_start(system, history)
@@ -200,6 +217,7 @@ def train(system: CoupledSystem, data: MultiTaskData, config: TrainConfig | None
             seen = 0
             weights: dict[str, float] = {}
             perm = torch.randperm(n, generator=gen)
+            epoch_lr = float(optimizer.param_groups[0]["lr"])
             for step in range(1, steps_per_epoch + 1):
                 idx = perm[(step - 1) * config.batch_size: step * config.batch_size].to(device)
                 xb, yb = x_train[idx], {k: v[idx] for k, v in y_train.items()}
@@ -250,6 +268,11 @@ def train(system: CoupledSystem, data: MultiTaskData, config: TrainConfig | None
                 raise
             history.record_epoch(epoch, train_loss, train_metric, val_result, weights, matrices,
                                  time.perf_counter() - t0)
+            history.epoch_lr.append(epoch_lr)
+            if best is not None:
+                best.update(epoch, system, val_result)
+            if scheduler is not None:
+                scheduler.step()
             if config.sparse_coupling > 0:
                 with torch.no_grad():
                     value = float(coupling_penalty(system, config.sparse_coupling_kind))
@@ -260,6 +283,8 @@ def train(system: CoupledSystem, data: MultiTaskData, config: TrainConfig | None
             if history.stopped:
                 break
         bar.close()
+        if best is not None:
+            history.restored_epoch = best.restore(system)
     system.eval()
     for cb in callbacks:
         cb.on_train_end(system, history)

@@ -31,7 +31,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
      "lab.workspace", "lab.lazy"),  # plain utilities
     ("lab.data",),
     ("lab.models", "lab.coupling", "lab.weighting"),
-    ("lab.train", "lab.metrics", "lab.history", "lab.checkpoint", "lab.runs", "lab.divergence"),
+    ("lab.train", "lab.train_schedule", "lab.metrics", "lab.history", "lab.checkpoint", "lab.runs", "lab.divergence"),
     ("lab.cost", "lab.counting", "lab.timing"),                                             # the cost model
     ("lab.compress", "lab.deploy", "lab.transfer", "lab.adversarial", "lab.export_report"),  # primitives
     ("lab.compare", "lab.benchmarks", "lab.tune", "lab.viz", "lab.result_tables", "lab.robust_curves",

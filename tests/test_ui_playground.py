@@ -76,6 +76,7 @@ def test_stop_ends_training_early_and_keeps_the_history(tmp_path):
     ("task_weights", "1, 2, 3", "give one task weight per task: got 3 weights"),
     ("task_weights", "1, x", "task weights: expected numbers separated by commas"),
     ("block", "cnn", "cnn blocks need inputs with a channel axis"),
+    ("block", "gru", "gru blocks need sequences"),
     ("w_self", 0.0, "w_init must not be all zeros"),
 ])
 def test_bad_values_show_a_readable_message_and_do_not_train(tmp_path, widget, value, reason):
@@ -228,3 +229,11 @@ def test_a_run_from_the_cli_path_plots_like_the_playground_run(tmp_path):
         assert list(other.x) == list(ours.x) and list(other.y) == list(ours.y)
     assert (cli.history.weighting, cli.history.data_name) == (pg.history.weighting, pg.history.data_name) == (
         "equal", "digits")
+
+
+def test_block_dropdown_offers_gru_and_logistic_and_a_gru_trains_on_mnist1d(tmp_path):
+    pg = playground(tmp_path, data="mnist1d", num_modules=3, block="gru", width=8, stages=1, epochs=1)
+    assert {"gru", "logistic"} <= set(pg.block.options) and pg.block.value == "gru"
+    pg.train_button.click()
+    assert pg.wait(120) and pg.history.num_epochs == 1
+    assert pg.history.config["system"]["system_config"]["block"] == "gru"

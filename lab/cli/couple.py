@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..adversarial import ATTACK_KINDS, AdversarialTraining, Attack, input_range, robust_accuracy
 from ..compare import compare_strategies, compare_weightings, run_strategy, weighting_for
+from ..coupling.blocks import BLOCKS
 from ..coupling.system import COUPLINGS, SystemConfig
 from ..data import DATASETS, STRUCTURES, load_data
 from ..defaults import ADV_EPS, ADV_RATIO, ADV_STEPS, DATA, DEFAULT_SYSTEM, DEFAULT_TRAIN, STRUCTURE, field_default
@@ -22,6 +23,7 @@ from ..runs import new_run_dir
 from ..settings import fast_mode
 from ..tables import format_matrix, format_table
 from ..train import TrainConfig
+from ..train_schedule import LR_SCHEDULES
 from ..transfer import TRANSFER_MODES, TransferConfig, compare_transfer, shifted
 from ..validation import check_int, check_seed
 from ..weighting import WEIGHTINGS
@@ -61,10 +63,15 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_train_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--block", default=DEFAULT_SYSTEM.block, choices=["mlp", "cnn"],
-                   help="layers of every module's stage")
+    p.add_argument("--block", default=DEFAULT_SYSTEM.block, choices=list(BLOCKS),
+                   help="layers of every module's stage: mlp, cnn, gru (a GRU over the sequence) or logistic "
+                        "(linear, no activation)")
     p.add_argument("--widths", type=ints, default=DEFAULT_SYSTEM.widths,
-                   help="units (mlp) or channels (cnn) of every stage, comma-separated")
+                   help="units (mlp, logistic), channels (cnn) or hidden units (gru) of every stage, comma-separated")
+    p.add_argument("--kernel-size", type=int, default=DEFAULT_SYSTEM.kernel_size,
+                   help="cnn blocks: convolution kernel size")
+    p.add_argument("--stride", type=int, default=DEFAULT_SYSTEM.stride, help="cnn blocks: convolution stride")
+    p.add_argument("--batch-norm", action="store_true", help="cnn blocks: batch norm after every convolution")
     p.add_argument("--w-init", type=floats, default=DEFAULT_SYSTEM.w_init,
                    help="initial W of learned couplings: self,others (diagonal; total of a row's other entries)")
     p.add_argument("--per-channel", action="store_true", help="one cross-stitch weight per channel")
@@ -75,6 +82,14 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=DEFAULT_TRAIN.lr, help="learning rate")
     p.add_argument("--optimizer", default=DEFAULT_TRAIN.optimizer, choices=["adam", "sgd"], help="optimiser")
     p.add_argument("--weight-decay", type=float, default=DEFAULT_TRAIN.weight_decay, help="L2 weight decay")
+    p.add_argument("--lr-schedule", default=DEFAULT_TRAIN.lr_schedule, choices=list(LR_SCHEDULES),
+                   help="learning-rate schedule, stepped every epoch: none, cosine (to 0 over the run) or step "
+                        "(times --lr-gamma every --lr-step-epochs)")
+    p.add_argument("--lr-step-epochs", type=int, default=None,
+                   help="step schedule: epochs between decays (default: a third of the run)")
+    p.add_argument("--lr-gamma", type=float, default=DEFAULT_TRAIN.lr_gamma, help="step schedule: decay factor")
+    p.add_argument("--restore-best", action="store_true",
+                   help="end with the weights of the epoch with the best validation metric")
     p.add_argument("--task-weights", type=floats, default=None,
                    help="fixed loss weight (lambda) per task, e.g. 1,0.5 (default: 1 for every task)")
 
@@ -97,9 +112,12 @@ def data_from_args(args) -> object:
 def configs_from_args(args, strategy: str) -> tuple[SystemConfig, TrainConfig]:
     epochs = min(args.epochs, 3) if fast_mode() else args.epochs
     system = SystemConfig(strategy=strategy, block=args.block, widths=args.widths, w_init=args.w_init,
-                          per_channel=args.per_channel, dropout=args.dropout, seed=args.seed)
+                          per_channel=args.per_channel, dropout=args.dropout, seed=args.seed,
+                          kernel_size=args.kernel_size, stride=args.stride, batch_norm=args.batch_norm)
     train = TrainConfig(epochs=epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
-                        weight_decay=args.weight_decay, task_weights=args.task_weights, seed=args.seed)
+                        weight_decay=args.weight_decay, task_weights=args.task_weights, seed=args.seed,
+                        lr_schedule=args.lr_schedule, lr_step_epochs=args.lr_step_epochs, lr_gamma=args.lr_gamma,
+                        restore_best=args.restore_best)
     return system, train
 
 
@@ -219,6 +237,10 @@ def run(args) -> int:
           f"block {system_config.block} {list(system_config.widths)}, {train_config.epochs} epochs, "
           f"seed {train_config.seed}{adv_note}; test metric per task:")
     print(format_table([r.row() for r in results]))
+    if train_config.restore_best:
+        print("restored the best validation epoch: " + ", ".join(
+            f"{r.strategy if r.weighting is None else f'{r.strategy}-{r.weighting}'} {r.history.restored_epoch}"
+            for r in results))
     if weightings is not None or args.weighting:
         print("\nfinal task weights (lambda per task, last epoch):")
         print(format_table([{"strategy": r.strategy, "weighting": r.history.config["weighting"],

@@ -16,6 +16,8 @@ constant               value       what it bounds
 ``MAX_INPUT_DIM``      65536       one axis of ``input_shape``
 ``MAX_INPUT_SIZE``     2**24       values per example and module (product of the axes)
 ``MAX_PARAMETERS``     10^8        parameters of the whole system (400 MB of float32)
+``MAX_KERNEL``         63          kernel size of a cnn stage
+``MAX_STRIDE``         16          stride of a cnn stage
 =====================  ==========  ======================================================
 """
 from __future__ import annotations
@@ -38,6 +40,8 @@ MAX_ATTENTION_DIM = 4096
 MAX_INPUT_DIM = 65536
 MAX_INPUT_SIZE = 2 ** 24
 MAX_PARAMETERS = 100_000_000
+MAX_KERNEL = 63
+MAX_STRIDE = 16
 
 
 def check_widths(value: Any) -> tuple:
@@ -79,27 +83,36 @@ def check_input_shape(value: Any, name: str = "input_shape") -> tuple[int, ...]:
 
 
 def parameter_bound(block: str, widths: list[tuple[int, ...]], input_shape: tuple[int, ...], total_outputs: int,
-                    per_channel: bool, attention_dim: int) -> int:
+                    per_channel: bool, attention_dim: int, kernel_size: int = 3, stride: int = 1) -> int:
     """An upper estimate of the parameters a system would allocate (computed, nothing allocated).
 
     ``widths``: one tuple per module; ``total_outputs``: the outputs of all tasks together. Stage
     weights are counted exactly (a pipeline module may read its predecessor's output, so its first
-    stage takes the larger of that and the input); every module is charged every task head."""
+    stage takes the larger of that and the input; batch norm's 2 per channel are counted for every
+    cnn stage); every module is charged every task head."""
     n = len(widths)
     max_w = max(max(w) for w in widths)
-    if block == "mlp":
+    if block in ("mlp", "logistic"):
         first_in, kernel, spatial = math.prod(input_shape), 1, ()
+    elif block == "gru":       # (C, L): L steps of C; (C, H, W): H steps of C*W
+        first_in = input_shape[0] * (input_shape[2] if len(input_shape) == 3 else 1)
+        kernel, spatial = 1, tuple(input_shape[1:2])
     else:
-        first_in, kernel, spatial = input_shape[0], 3 ** (len(input_shape) - 1), tuple(input_shape[1:])
+        first_in, kernel, spatial = input_shape[0], kernel_size ** (len(input_shape) - 1), tuple(input_shape[1:])
     total = 0
     for module_widths in widths:
         fan_in = max(first_in, max_w)
         sp = spatial
         for w in module_widths:
-            total += fan_in * w * kernel + w
+            if block == "gru":
+                total += 3 * (fan_in * w + w * w + 2 * w)
+            else:
+                total += fan_in * w * kernel + w + (2 * w if block == "cnn" else 0)
             fan_in = w
-            if block != "mlp" and sp and min(sp) >= 4:
-                sp = tuple(s // 2 for s in sp)
+            if block == "cnn" and sp:
+                sp = tuple(max(1, (s + 2 * (kernel_size // 2) - kernel_size) // stride + 1) for s in sp)
+                if min(sp) >= 4:
+                    sp = tuple(s // 2 for s in sp)
         total += (module_widths[-1] * math.prod(sp) + 1) * total_outputs
     stages = len(widths[0])
     total += stages * n * n * (max_w if per_channel else 1)            # cross-stitch W / attention prior

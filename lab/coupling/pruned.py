@@ -64,7 +64,8 @@ class PrunedSystem(CoupledSystem):
             torch.manual_seed(config.seed)
             self.stacks, shapes = nn.ModuleList(), []
             for m in structure.modules:
-                stack, stage_shapes = build_stack(config.block, self.input_shape, widths[m], config.dropout)
+                stack, stage_shapes = build_stack(config.block, self.input_shape, widths[m], config.dropout,
+                                                  **config.stage_options())
                 self.stacks.append(stack)
                 shapes.append(stage_shapes)
             if any(s != shapes[0] for s in shapes):

@@ -17,12 +17,12 @@ from ..data.base import MultiTaskData, Split, Task
 from ..seeding import seeded
 from .attention import Attention
 from .base import Coupling
-from .blocks import BLOCKS, build_stack, head
+from .blocks import BLOCKS, CNN_DEFAULTS, build_stack, head
 from .cross_stitch import CrossStitch
 from .ensemble import Ensemble
 from .independent import Independent
-from .limits import (MAX_ATTENTION_DIM, MAX_MODULES, check_input_shape, check_size, check_state_dict, check_widths,
-                     parameter_bound)
+from .limits import (MAX_ATTENTION_DIM, MAX_KERNEL, MAX_MODULES, MAX_STRIDE, check_input_shape, check_size,
+                     check_state_dict, check_widths, parameter_bound)
 from .pipeline import Pipeline
 from .shared import Shared
 from ..validation import (as_float_tensor, check_bool, check_choice, check_float, check_floats, check_int, check_optional_int,
@@ -52,9 +52,14 @@ class SystemConfig:
     ``w_init`` = (self, other): initial W_ii and total off-diagonal weight of a row,
     both in [0, 1]. ``seed`` fixes the initial weights.
 
+    ``block``: mlp, cnn, gru or logistic (``lab.coupling.blocks``). ``kernel_size``, ``stride`` and
+    ``batch_norm`` shape cnn stages only (the defaults 3, 1, False are the original CNN stage); other
+    blocks refuse other values.
+
     Allowed (ValueError naming the field otherwise): widths 1..16384 per stage, 1..64 stages,
-    num_modules None or 1..64, dropout in [0, 1), attention_dim 1..4096, seed 0..2**31-1; the
-    whole system at most 10^8 parameters (checked when it is built; see ``lab.coupling.limits``).
+    num_modules None or 1..64, dropout in [0, 1), attention_dim 1..4096, seed 0..2**31-1,
+    kernel_size 1..63, stride 1..16; the whole system at most 10^8 parameters (checked when it is
+    built; see ``lab.coupling.limits``).
     """
 
     strategy: str = "cross_stitch"
@@ -66,6 +71,9 @@ class SystemConfig:
     per_channel: bool = False
     attention_dim: int = 16
     seed: int = 0
+    kernel_size: int = 3
+    stride: int = 1
+    batch_norm: bool = False
 
     def __post_init__(self) -> None:
         check_choice("strategy", self.strategy, COUPLINGS, unknown="coupling strategy")
@@ -84,7 +92,18 @@ class SystemConfig:
             "w_init": w_init,
             "per_channel": check_bool("per_channel", self.per_channel),
             "attention_dim": check_int("attention_dim", self.attention_dim, min=1, max=MAX_ATTENTION_DIM),
-            "seed": check_seed(self.seed)})
+            "seed": check_seed(self.seed),
+            "kernel_size": check_int("kernel_size", self.kernel_size, min=1, max=MAX_KERNEL),
+            "stride": check_int("stride", self.stride, min=1, max=MAX_STRIDE),
+            "batch_norm": check_bool("batch_norm", self.batch_norm)})
+        changed = [f"{k}={getattr(self, k)!r}" for k, v in CNN_DEFAULTS.items() if getattr(self, k) != v]
+        if changed and self.block != "cnn":
+            raise ValueError(f"{', '.join(changed)} shape cnn blocks only; block {self.block!r} takes the defaults "
+                             f"({', '.join(f'{k}={v!r}' for k, v in CNN_DEFAULTS.items())})")
+
+    def stage_options(self) -> dict[str, Any]:
+        """The keyword options ``build_stack`` takes from this config (cnn kernel, stride, batch norm)."""
+        return {"kernel_size": self.kernel_size, "stride": self.stride, "batch_norm": self.batch_norm}
 
     def module_widths(self, num_modules: int) -> list[tuple[int, ...]]:
         if all(isinstance(w, int) for w in self.widths):
@@ -144,7 +163,7 @@ class CoupledSystem(nn.Module):
         self.num_modules = n
         widths = config.module_widths(n)
         check_size(parameter_bound(config.block, widths, self.input_shape, sum(t.num_outputs for t in self.tasks),
-                                   config.per_channel, config.attention_dim))
+                                   config.per_channel, config.attention_dim, config.kernel_size, config.stride))
         with seeded(config.seed):     # never the global RNG: same seed, same weights in any thread
             self._build(cls, widths)
 
@@ -153,7 +172,8 @@ class CoupledSystem(nn.Module):
         stacks, shapes, prev = nn.ModuleList(), [], None
         for i in range(probe.num_stacks()):
             in_shape = probe.stack_input_shape(i, self.input_shape, self.num_inputs, prev)
-            stack, stage_shapes = build_stack(self.config.block, in_shape, widths[i], self.config.dropout)
+            stack, stage_shapes = build_stack(self.config.block, in_shape, widths[i], self.config.dropout,
+                                              **self.config.stage_options())
             stacks.append(stack)
             shapes.append(stage_shapes)
             prev = stage_shapes[-1]
