@@ -33,7 +33,7 @@ def _function(check: FunctionCheck) -> Exercise:
 
 
 def _prediction(number: str) -> Exercise:
-    return Exercise(number, "prediction", QUESTIONS[number].question,
+    return Exercise(number, "prediction", QUESTIONS[number].title,
                     lambda guess, *objects: check_prediction(number, guess, *objects))
 
 

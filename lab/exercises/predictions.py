@@ -35,6 +35,7 @@ class Question:
     runs or reads the experiment on the learner's objects."""
 
     exercise: str
+    title: str
     question: str
     choices: tuple[str, ...]
     measure: Callable[..., tuple[str, str]]
@@ -121,20 +122,20 @@ def _new_hand_recipe(tp, recipe: str = "prune:0.8,kmeans:32", epochs: int = 1) -
 
 
 QUESTIONS: dict[str, Question] = {q.exercise: q for q in [
-    Question("00.3", "W's rows start summing to 1 (0.9 kept + 0.1 spread). After training, do they still sum to 1 "
+    Question("00.3", "predict: do W's rows still sum to 1?", "W's rows start summing to 1 (0.9 kept + 0.1 spread). After training, do they still sum to 1 "
              "(within 0.01)?", ("yes", "no"), _row_sums),
-    Question("01.3", "Start cross-stitch at the identity (W init: self 1, others 0). After training, do the "
+    Question("01.3", "predict: does W leave the identity?", "Start cross-stitch at the identity (W init: self 1, others 0). After training, do the "
              "off-diagonal entries of W stay at 0 or move?", ("stay", "move"), _identity_moves),
-    Question("02.3", "Which coupling recovers the chain W* better (higher AUC): cross_stitch or attention?",
+    Question("02.3", "predict: which coupling recovers W* better?", "Which coupling recovers the chain W* better (higher AUC): cross_stitch or attention?",
              ("cross_stitch", "attention"), _attention_vs_cross_stitch),
-    Question("03.3", "In the star panel, attack module 1's input instead of module 0's (eps 0.5): does "
+    Question("03.3", "predict: attack another module", "In the star panel, attack module 1's input instead of module 0's (eps 0.5): does "
              "cross-stitch's task 0 fall a lot (> 10 points) or barely move?", ("falls a lot", "barely moves"),
              _other_module_attack),
-    Question("04.6", "At 50% sparsity and 2 bits, which loses more accuracy: one scale per channel or one per "
+    Question("04.6", "predict: per channel or per tensor at 2 bits?", "At 50% sparsity and 2 bits, which loses more accuracy: one scale per channel or one per "
              "tensor?", ("per channel", "per tensor"), _granularity),
-    Question("05.3", "Without fine-tuning, which removal costs more accuracy: module 0 (the start of the chain) or "
+    Question("05.3", "predict: which module costs more?", "Without fine-tuning, which removal costs more accuracy: module 0 (the start of the chain) or "
              "module 3?", ("removing module 0", "removing module 3", "about the same"), _hub_vs_leaf),
-    Question("06.3", "Is the hand recipe 'prune:0.8,kmeans:32' dominated by the tuner's front?",
+    Question("06.3", "predict: is a mild hand recipe dominated?", "Is the hand recipe 'prune:0.8,kmeans:32' dominated by the tuner's front?",
              ("dominated", "not dominated"), _new_hand_recipe),
 ]}
 
@@ -151,10 +152,10 @@ def check_prediction(exercise: str, guess: Any, *objects) -> CheckResult:
     q = QUESTIONS[exercise]
     if not isinstance(guess, Guess) or guess.exercise != exercise:
         return failed(exercise, "pass the guess that `predict` returned for this exercise",
-                      f"record it first: guess = predict({exercise!r}, ...)")
+                      f"record it first: guess = show_guess({exercise!r}, ...)")
     if guess.choice is None:
         return failed(exercise, "no guess recorded yet",
-                      f"replace None by one of {list(q.choices)} in the predict(...) cell and run it, *then* the "
+                      f"replace None by one of {list(q.choices)} in the guess cell and run it, *then* the "
                       "experiment")
     if guess.choice not in q.choices:
         return failed(exercise, f"{guess.choice!r} is not one of the answers", f"choose one of {list(q.choices)}")
@@ -162,7 +163,7 @@ def check_prediction(exercise: str, guess: Any, *objects) -> CheckResult:
         answer, why = q.measure(*objects)
     except (AttributeError, KeyError, TypeError) as err:
         return failed(exercise, f"the experiment has not run yet ({type(err).__name__}: {err})",
-                      "run the cells above in order (the panel must be trained first)")
+                      "run the cells above in order: train first (press Train), then run the experiment")
     if guess.choice == answer:
         return passed(exercise, f"you predicted '{guess.choice}' - right: {why}")
     return failed(exercise, f"you predicted '{guess.choice}', measured '{answer}'", why)

@@ -87,6 +87,9 @@ def overtaking_epoch(answer: Any, history) -> CheckResult:
     if history is None or getattr(history, "W_true", None) is None or not history.W:
         return failed(ex, "no run with a known W* yet", "run the training cell of section 0 first")
     right = _overtake_epoch(history)
+    if answer is None:
+        return failed(ex, "no answer yet", "replace None by an epoch number, or by \"never\" if no true edge ever "
+                                           "leads")
     if answer == "never":
         answer = None
     if answer is not None and (isinstance(answer, bool) or not isinstance(answer, (int, np.integer))):
@@ -99,13 +102,14 @@ def overtaking_epoch(answer: Any, history) -> CheckResult:
         return failed(ex, f"at epoch {answer} a false edge still scores at least as high as every true one",
                       "look at every epoch: does a true edge ever lead?")
     if answer is None or answer > right:
-        return failed(ex, "a true edge already leads before that", "look at earlier epochs")
+        return failed(ex, "a true edge already leads before that" if answer is not None else
+                      "in this run a true edge does take the lead", "look at earlier epochs")
     return failed(ex, f"at epoch {answer} a false edge still scores at least as high as the strongest true one",
                   "look at later epochs")
 
 
 # --- 03.2 ------------------------------------------------------------------------------------------
-def half_accuracy_eps(robust, eps: Any, strategy: str = "cross_stitch", tolerance: float = 0.1) -> CheckResult:
+def half_accuracy_eps(eps: Any, robust, strategy: str = "cross_stitch", tolerance: float = 0.1) -> CheckResult:
     """At ``eps``, ``strategy`` keeps half of its clean mean test accuracy (within ``tolerance``), under the
     panel's attack (kind, steps, attacked modules)."""
     ex = "03.2"
