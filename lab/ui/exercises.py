@@ -19,6 +19,12 @@ PASS_CLASS, FAIL_CLASS = "lab-check-pass", "lab-check-fail"
 _STYLE = {True: ("#eef8ee", "#2e7d32", "&#10004;"), False: ("#fdecea", "#c62828", "&#10008;")}
 
 
+def selector(number: str, passed: bool | None = True) -> str:
+    """CSS selector of exercise ``number``'s check output (green, red, or either with None) - for browser tests."""
+    css = "lab-check" if passed is None else PASS_CLASS if passed else FAIL_CLASS
+    return f".{css}[data-exercise='{number}']"
+
+
 def result_html(result: CheckResult) -> str:
     """The check as one HTML block: green with a tick, or red with a cross and the hint."""
     bg, fg, mark = _STYLE[result.passed]
@@ -100,5 +106,5 @@ def show_guess(number: str, choice: str | None) -> Guess:
     return guess
 
 
-__all__ = ["CheckView", "FAIL_CLASS", "GuessBox", "PASS_CLASS", "check", "guess_html", "predict", "result_html",
+__all__ = ["CheckView", "FAIL_CLASS", "GuessBox", "PASS_CLASS", "check", "guess_html", "predict", "result_html", "selector",
            "show_guess"]
