@@ -44,8 +44,8 @@ MAGNITUDE_MASK = FunctionCheck(
     exercise="04.1", what="magnitude mask",
     cases=[(_W, 0.5), (_W, 0.75), (_W.reshape(-1)[:7], 0.3)],
     reference=magnitude_mask,
-    normalise=lambda out, exp: as_tensor(out, tuple(exp.shape) if exp is not None else tuple(torch.as_tensor(out).shape),
-                                         "the mask"),
+    normalise=lambda out, exp: as_tensor(out, tuple(exp.shape) if exp is not None else
+                                         tuple(torch.as_tensor(out).shape), "the mask"),
     mistakes=[
         Mistake("kept the smallest", _mask_smallest_kept,
                 "your mask keeps the small weights and drops the large ones: True must mean 'keep', and the "

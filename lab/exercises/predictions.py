@@ -68,7 +68,8 @@ def _attention_vs_cross_stitch(results) -> tuple[str, str]:
            "number per pair of modules from the loss; attention's W is the average of mixes computed from each "
            "input, so it can follow the data but also blur a fixed structure. ")
     if max(auc.values()) < 0.7:
-        why += "Neither has found the chain yet (0.5 = chance): with so few epochs the difference is noise - train longer."
+        why += ("Neither has found the chain yet (0.5 = chance): with so few epochs the difference is noise - "
+                "train longer.")
     else:
         why += "One seed is one draw: rerun with another seed before you trust a small difference."
     return answer, why
@@ -108,9 +109,9 @@ def _hub_vs_leaf(system, data) -> tuple[str, str]:
     answer = ("about the same" if abs(cost[0] - cost[3]) < 0.02 else
               "removing module 0" if cost[0] > cost[3] else "removing module 3")
     return answer, (f"without fine-tuning, removing module 0 costs {100 * cost[0]:.1f} points, module 3 "
-                    f"{100 * cost[3]:.1f}. Module 0 starts the chain 0 -> 1 -> 2 that tasks 0-2 need; module 3's own input is "
-                    "needed by no task (task 3 reads module 2), so removing it loses little that W had not already "
-                    "learned to route around")
+                    f"{100 * cost[3]:.1f}. Module 0 starts the chain 0 -> 1 -> 2 that tasks 0-2 need; module 3's own "
+                    "input is needed by no task (task 3 reads module 2), so removing it loses little that W had not "
+                    "already learned to route around")
 
 
 def _new_hand_recipe(tp, recipe: str = "prune:0.8,kmeans:32", epochs: int = 1) -> tuple[str, str]:
@@ -128,20 +129,26 @@ def _new_hand_recipe(tp, recipe: str = "prune:0.8,kmeans:32", epochs: int = 1) -
 
 
 QUESTIONS: dict[str, Question] = {q.exercise: q for q in [
-    Question("00.3", "predict: do W's rows still sum to 1?", "W's rows start summing to 1 (0.9 kept + 0.1 spread). After training, do they still sum to 1 "
-             "(within 0.01)?", ("yes", "no"), _row_sums),
-    Question("01.3", "predict: does W leave the identity?", "Start cross-stitch at the identity (W init: self 1, others 0). After training, do the "
-             "off-diagonal entries of W stay at 0 or move?", ("stay", "move"), _identity_moves),
-    Question("02.3", "predict: which coupling recovers W* better?", "Which coupling recovers the chain W* better (higher AUC): cross_stitch or attention?",
+    Question("00.3", "predict: do W's rows still sum to 1?",
+             "W's rows start summing to 1 (0.9 kept + 0.1 spread). After training, do they still sum to 1 (within "
+             "0.01)?", ("yes", "no"), _row_sums),
+    Question("01.3", "predict: does W leave the identity?",
+             "Start cross-stitch at the identity (W init: self 1, others 0). After training, do the off-diagonal "
+             "entries of W stay at 0 or move?", ("stay", "move"), _identity_moves),
+    Question("02.3", "predict: which coupling recovers W* better?",
+             "Which coupling recovers the chain W* better (higher AUC): cross_stitch or attention?",
              ("cross_stitch", "attention"), _attention_vs_cross_stitch),
-    Question("03.3", "predict: attack another module", "In the star panel, attack module 1's input instead of module 0's (eps 0.5): does "
-             "cross-stitch's task 0 fall a lot (> 10 points) or barely move?", ("falls a lot", "barely moves"),
-             _other_module_attack),
-    Question("04.6", "predict: per channel or per tensor at 2 bits?", "At 50% sparsity and 2 bits, which loses more accuracy: one scale per channel or one per "
-             "tensor?", ("per channel", "per tensor"), _granularity),
-    Question("05.3", "predict: which module costs more?", "Without fine-tuning, which removal costs more accuracy: module 0 (the start of the chain) or "
-             "module 3?", ("removing module 0", "removing module 3", "about the same"), _hub_vs_leaf),
-    Question("06.3", "predict: is a mild hand recipe dominated?", "Is the hand recipe 'prune:0.8,kmeans:32' dominated by the tuner's front?",
+    Question("03.3", "predict: attack another module",
+             "In the star panel, attack module 1's input instead of module 0's (eps 0.5): does cross-stitch's task 0 "
+             "fall a lot (> 10 points) or barely move?", ("falls a lot", "barely moves"), _other_module_attack),
+    Question("04.6", "predict: per channel or per tensor at 2 bits?",
+             "At 50% sparsity and 2 bits, which loses more accuracy: one scale per channel or one per tensor?",
+             ("per channel", "per tensor"), _granularity),
+    Question("05.3", "predict: which module costs more?",
+             "Without fine-tuning, which removal costs more accuracy: module 0 (the start of the chain) or module 3?",
+             ("removing module 0", "removing module 3", "about the same"), _hub_vs_leaf),
+    Question("06.3", "predict: is a mild hand recipe dominated?",
+             "Is the hand recipe 'prune:0.8,kmeans:32' dominated by the tuner's front?",
              ("dominated", "not dominated"), _new_hand_recipe),
 ]}
 
