@@ -123,9 +123,13 @@ def _new_hand_recipe(tp, recipe: str = "prune:0.8,kmeans:32", epochs: int = 1) -
         return "dominated", f"the recipe was refused: {point['error']}"
     (beaten,) = dominated([point], tp.study, tp.config.objectives)
     answer = "dominated" if beaten else "not dominated"
-    return answer, (f"'{recipe}': val {point['val_%']:.2f}% at {point['bytes']:,} bytes. A mild recipe is large; it "
-                    "is dominated when the front already holds a trial as accurate and smaller - with few trials "
-                    "the front is rough and a hand recipe can still sit on it")
+    measured = f"'{recipe}': val {point['val_%']:.2f}% at {point['bytes']:,} bytes. "
+    if beaten:
+        return answer, measured + ("The front holds a trial at least as accurate and at most as large: a mild "
+                                   "recipe keeps many weights, and the tuner found a smaller file that is as good")
+    return answer, measured + ("No trial of the front is both at least as accurate and at most as large: the hand "
+                               "recipe sits on the front, in a corner the tuner has not explored yet - with few "
+                               "trials the front is rough")
 
 
 QUESTIONS: dict[str, Question] = {q.exercise: q for q in [
