@@ -36,6 +36,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("lab.compress", "lab.deploy", "lab.transfer", "lab.adversarial", "lab.export_report"),  # primitives
     ("lab.compare", "lab.benchmarks", "lab.tune", "lab.viz", "lab.result_tables", "lab.robust_curves",
      "lab.defaults"),  # runners, figures, the default experiment
+    ("lab.exercises",),  # self-checking exercises: read runners' and primitives' results
     ("lab.ui", "lab.cli", "lab.__main__"),
 )
 CORE_MUST_NOT_IMPORT = ("lab.ui", "lab.cli", "bench", "tests")

@@ -1,0 +1,1 @@
+"""Teachers' material: solutions of the notebook exercises (never imported by ``lab/``)."""
