@@ -52,7 +52,7 @@ class History:
     data_name: str = ""                                                   # MultiTaskData.name, e.g. "digits"
     data_info: dict[str, Any] = field(default_factory=dict)               # seed, limit, structure, ...
     adversarial: dict[str, Any] | None = None                             # AdversarialTraining.to_dict() if used
-    epoch_lr: list[float] = field(default_factory=list)                   # learning rate of every epoch
+    epoch_lr: list[float] = field(default_factory=list)                   # learning rate of every epoch trained
     restored_epoch: int | None = None                                     # TrainConfig.restore_best: whose weights
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -252,8 +252,6 @@ def _history_problem(d: dict[str, Any]) -> str | None:
             return f"{key} must be a list of numbers"
     if len(d.get("epoch_time", [])) != count:
         return f"epoch_time must hold one number per recorded epoch ({count})"
-    if len(d.get("epoch_lr", [])) not in (0, count):
-        return f"epoch_lr must hold one number per recorded epoch ({count}) or none"
     restored = d.get("restored_epoch")
     if restored is not None and (not isinstance(restored, int) or isinstance(restored, bool) or restored not in epochs):
         return f"restored_epoch must be one of the recorded epochs {epochs[:5]}{'...' if count > 5 else ''} or null, " \

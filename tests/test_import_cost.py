@@ -1,8 +1,9 @@
 """Importing the lab stays cheap (issue 14): heavy optional libraries load when first used, not on import.
 
-Checked structurally, never by timing: a fresh interpreter runs the statement and reports its ``sys.modules``. ``import lab.ui`` loads no panel at all (PEP 562 lazy names,
-``lab.lazy``); importing every panel, or building the CLI's help, still loads none of the optional heavy
-pieces (torchvision's transforms/ops/datasets ~1.3 s, scipy + scikit-learn ~1 s, the export runtimes, ...).
+Checked structurally, never by timing: a fresh interpreter runs the statement and reports its
+``sys.modules``. ``import lab.ui`` loads no panel at all (PEP 562 lazy names, ``lab.lazy``); importing every
+panel, or building the CLI's help, still loads none of the optional heavy pieces (torchvision's
+transforms/ops/datasets ~1.3 s, scipy + scikit-learn ~1 s, the export runtimes, ...).
 """
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ _AS_MAIN = ("import runpy, sys\nsys.argv = {argv!r}\ntry:\n    runpy.run_module(
             "alter_sys=True)\nexcept SystemExit as exit_:\n    assert exit_.code in (0, None), exit_.code\n")
 
 
-def imported_modules(statement: str | None = None, *, module: str | None = None, argv: tuple[str, ...] = ()) -> set[str]:
+def imported_modules(statement: str | None = None, *, module: str | None = None,
+                     argv: tuple[str, ...] = ()) -> set[str]:
     """``sys.modules`` of a fresh interpreter after ``statement`` ran, or after ``python -m module *argv``
     (through ``runpy``, as ``-m`` does); run from the repository root with this ``lab`` first on the path."""
     code = statement if module is None else _AS_MAIN.format(argv=[module, *argv], module=module)
@@ -109,8 +111,8 @@ def test_lab_ui_type_checking_imports_match_its_lazy_names():
 def test_lazy_exports_load_on_first_use_and_cache(tmp_path, monkeypatch):
     pkg = tmp_path / "lazy_pkg_for_test"
     pkg.mkdir()
-    (pkg / "__init__.py").write_text("from lab.lazy import lazy_exports\n"
-                                     "__getattr__, __dir__ = lazy_exports(__name__, {'VALUE': '.part', 'f': '.part'})\n")
+    (pkg / "__init__.py").write_text("from lab.lazy import lazy_exports\n__getattr__, __dir__ = "
+                                     "lazy_exports(__name__, {'VALUE': '.part', 'f': '.part'})\n")
     (pkg / "part.py").write_text("VALUE = 42\ndef f():\n    return VALUE\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     import lazy_pkg_for_test as p

@@ -102,8 +102,8 @@ def test_history_keeps_lr_and_restored_epoch(digits, tmp_path):
     bad = history.to_dict() | {"restored_epoch": 9}
     with pytest.raises(RunFolderError, match="restored_epoch must be one of the recorded epochs"):
         History.from_dict(bad)
-    with pytest.raises(RunFolderError, match="epoch_lr"):
-        History.from_dict(history.to_dict() | {"epoch_lr": [0.1]})
+    with pytest.raises(RunFolderError, match="epoch_lr must be a list of numbers"):
+        History.from_dict(history.to_dict() | {"epoch_lr": ["fast"]})
 
 
 @pytest.mark.parametrize("options, message", [
