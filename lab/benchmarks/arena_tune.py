@@ -28,6 +28,7 @@ from ..train import TrainConfig
 from ..tune.spaces import Param
 from ..validation import check_float, check_int, check_seed
 from ..weighting import make_weighting
+from .delta_m import delta_m
 
 MAX_CANDIDATES = 1000
 
@@ -42,8 +43,6 @@ def validation_score(val: dict[str, float], baseline: dict[str, float] | None) -
     """Delta m % against ``baseline`` (same tasks) when given, else the mean metric."""
     if baseline is None:
         return statistics.fmean(val.values())
-    from .arena import delta_m          # arena imports this module: import here, not at the top
-
     return delta_m(val, baseline)
 
 
