@@ -153,5 +153,20 @@ def summarize_arena(rows: list[dict], task_names: Sequence[str], digits: int = 3
     return out
 
 
-__all__ = ["BASELINE", "REFERENCE", "TUNED", "delta_m", "mean_ranks", "paired_difference", "run_arena",
+def method_summary(rows: list[dict], strategy: str, weighting: str, task_names: Sequence[str]) -> dict:
+    """One method's runs in ``rows`` (a ``run_arena`` result): ``task_weights`` (lambda per task per epoch,
+    mean over seeds), ``delta_m`` (per seed), ``delta_m_mean``, ``delta_m_sd`` (0 for one seed) and ``test``
+    (mean test metric per task). ValueError when ``rows`` hold no such run."""
+    group = [r for r in rows if (r["strategy"], r["weighting"]) == (strategy, weighting)]
+    if not group:
+        raise ValueError(f"no {strategy} / {weighting} run in these rows")
+    epochs = min(len(r["task_weights"]) for r in group)
+    curves = [{t: statistics.fmean(r["task_weights"][e][t] for r in group) for t in task_names} for e in range(epochs)]
+    deltas = [r["delta_m"] for r in group]
+    return {"task_weights": curves, "delta_m": deltas, "delta_m_mean": statistics.fmean(deltas),
+            "delta_m_sd": statistics.stdev(deltas) if len(deltas) > 1 else 0.0,
+            "test": {t: statistics.fmean(r[t] for r in group) for t in task_names}}
+
+
+__all__ = ["BASELINE", "REFERENCE", "TUNED", "delta_m", "mean_ranks", "method_summary", "paired_difference", "run_arena",
            "scale_targets", "summarize_arena", "tune_fixed_weights"]
