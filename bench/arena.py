@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=_list(int), default=(0, 1, 2, 3, 4))
     p.add_argument("--widths", type=_list(int), default=None, help="trunk widths (default: the set's own)")
     p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default: the set's own)")
     p.add_argument("--tune", type=int, default=12, help="trials of the tuned fixed weighting (0 = none)")
     p.add_argument("--json", default=None, help="also write every run's row (lambdas per epoch included) here")
     p.add_argument("--tiny", action="store_true", help="a seconds-long setting (the test suite's)")
@@ -73,17 +73,17 @@ def main(argv: list[str] | None = None) -> int:
     everything = {}
     for name in args.arenas:
         arena = ARENA_SETS[name]
-        widths = args.widths or arena.widths
+        widths, lr = args.widths or arena.widths, args.lr or arena.lr
         try:
             data = load_arena_set(name, args.size)
             t0 = time.perf_counter()
-            rows = run_arena(data, SystemConfig(widths=widths), TrainConfig(epochs=args.epochs, lr=args.lr),
+            rows = run_arena(data, SystemConfig(widths=widths), TrainConfig(epochs=args.epochs, lr=lr),
                              args.strategies, args.weightings, args.seeds, tune_candidates=args.tune)
         except ValueError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
         print(f"\n## {name}: {arena.description}\n{data.name} (train {len(data.train)}, test {len(data.test)}), "
-              f"widths {list(widths)}, {args.epochs} epochs, lr {args.lr}, seeds {list(args.seeds)}; "
+              f"widths {list(widths)}, {args.epochs} epochs, lr {lr:g}, seeds {list(args.seeds)}; "
               f"{len(rows)} runs in {time.perf_counter() - t0:.0f} s, load {os.getloadavg()[0]:.1f} at the end. "
               f"Delta m % against independent modules (equal weights); test metric mean ± sd over seeds; "
               f"lambdas in task order {'/'.join(data.task_names)}")

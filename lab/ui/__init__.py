@@ -8,6 +8,7 @@
 * :class:`CompressionPanel` - train a reference network (or load a coupled run), preview pruning + bits with
   sliders, run compression recipes step by step onto a Pareto plot, export to ONNX;
 * :class:`TuningPanel` - multi-objective search (Optuna) in the background, live Pareto front, open a trial;
+* :class:`ArenaPanel` - two loss weightings side by side: task weights per epoch and Delta m % (the arena);
 * :class:`TrainingPanel` - the base of training panels (Train/Stop, progress, status, messages, thread).
 
 Tests drive them without a browser: set widget ``.value``s, call ``.click()``, read the state.
@@ -15,6 +16,7 @@ Tests drive them without a browser: set widget ``.value``s, call ``.click()``, r
 from ..compress.recipe_runs import load_recipe_run, saved_recipe_runs
 from ..runs import latest_digits_run
 from .adversarial_options import AdversarialChoice
+from .arena import ArenaPanel
 from .base import TrainingPanel, Throttle, readable_error, resolve_runs_root
 from .choices import DataSelection, OptimiserChoice
 from .compress import CompressionPanel
@@ -27,7 +29,7 @@ from .robustness import ROBUST_DATA, RobustnessConfig, RobustnessPanel, parse_mo
 from .transfer import TransferPanel, TransferPanelConfig
 from .tuning import TuningPanel
 
-__all__ = ["DATA_CHOICES", "ROBUST_DATA", "AdversarialChoice", "CompressionPanel", "DataSelection", "OptimiserChoice", "CouplingPlayground", "FigureView", "ModelSource",
+__all__ = ["DATA_CHOICES", "ROBUST_DATA", "AdversarialChoice", "ArenaPanel", "CompressionPanel", "DataSelection", "OptimiserChoice", "CouplingPlayground", "FigureView", "ModelSource",
            "RecipeConfig", "latest_digits_run", "load_recipe_run", "parse_bits", "saved_recipe_runs", "PlaygroundConfig", "ProgressUpdates",
            "RobustnessConfig", "RobustnessPanel", "Throttle", "TrainingPanel", "TransferPanel", "TransferPanelConfig", "TuningPanel",
            "WInspector", "parse_floats", "parse_modules", "parse_options", "readable_error", "resolve_runs_root"]

@@ -3,7 +3,7 @@
 The panel only reads widgets and draws: the runs are ``lab.benchmarks.arena.run_arena``
 (independent modules as the baseline, then each method with the same seeds), the
 numbers ``method_summary``, the figure ``lab.viz.arena.weighting_duel``. With
-``LAB_FAST=1`` the defaults are a seconds-long setting (300 examples, 3 epochs, 1 seed).
+``LAB_FAST=1`` the defaults are a seconds-long setting (5 epochs, 1 seed; else 20 epochs, 3 seeds).
 
     panel = ArenaPanel()
     panel.method_a.value, panel.method_b.value, panel.task_set.value = "equal", "imtl_g", "conflict"
@@ -44,7 +44,7 @@ class ArenaPanel(TrainingPanel):
     def __init__(self, *, epochs: int | None = None, seeds: int | None = None, size: int | None = None, **kw):
         super().__init__(**kw)
         fast = fast_mode()
-        self.size = size if size is not None else (300 if fast else None)
+        self.size = size                         # None: the whole task set (fast enough: the models are small)
         style, layout = DESCRIPTION_STYLE, field_layout()
         self.method_a = widgets.Dropdown(options=METHODS, value="equal", description="method A", style=style,
                                          layout=layout)
@@ -54,7 +54,7 @@ class ArenaPanel(TrainingPanel):
                                          description="task set", style=style, layout=field_layout())
         self.strategy = widgets.Dropdown(options=STRATEGIES, value="shared", description="sharing", style=style,
                                          layout=field_layout())
-        self.epochs = widgets.BoundedIntText(value=epochs or (3 if fast else 15), min=1, max=200,
+        self.epochs = widgets.BoundedIntText(value=epochs or (5 if fast else 20), min=1, max=200,
                                              description="epochs", style=style, layout=field_layout())
         self.seeds = widgets.BoundedIntText(value=seeds or (1 if fast else 3), min=1, max=10, description="seeds",
                                             style=style, layout=field_layout())
@@ -70,7 +70,8 @@ class ArenaPanel(TrainingPanel):
 
     def _describe(self) -> None:
         arena = ARENA_SETS[self.task_set.value]
-        self.about.value = f"<i>{escape(arena.description)}; trunk widths {list(arena.widths)}</i>"
+        self.about.value = (f"<i>{escape(arena.description)}; widths {list(arena.widths)}, "
+                            f"learning rate {arena.lr:g}</i>")
 
     def prepare(self):
         a, b = self.method_a.value, self.method_b.value
@@ -81,7 +82,7 @@ class ArenaPanel(TrainingPanel):
             raise ValueError(f"epochs must be >= 1 and seeds from 1 to 10, got {epochs} and {seeds}")
         name, strategy = self.task_set.value, self.strategy.value
         arena = ARENA_SETS[name]
-        system_config, train_config = SystemConfig(widths=arena.widths), TrainConfig(epochs=epochs)
+        system_config, train_config = SystemConfig(widths=arena.widths), TrainConfig(epochs=epochs, lr=arena.lr)
         total = seeds * 3
 
         def job(stop: threading.Event) -> None:
