@@ -40,7 +40,17 @@ def check_03(nb: nbformat.NotebookNode) -> None:
     assert len(shown) == 1 and widget_views(shown[0]), "the star panel is never displayed"
 
 
-CHECKS = {"00_start_here.ipynb": check_00, "03_robust_and_transfer.ipynb": check_03}
+def check_08(nb: nbformat.NotebookNode) -> None:
+    """The arena panel is displayed, its run finished and the numbers behind the figure are printed."""
+    assert widget_views(code_cell(nb, "panel = ArenaPanel()")), "the arena panel is never displayed"
+    ran = "".join(o.get("text", "") for o in code_cell(nb, "panel.run()").outputs)
+    assert ran.startswith("done: equal Delta m"), ran
+    numbers = "".join(o.get("text", "") for o in code_cell(nb, "panel.summaries.items()").outputs)
+    assert "equal: Delta m" in numbers and "imtl_g: Delta m" in numbers, numbers
+
+
+CHECKS = {"00_start_here.ipynb": check_00, "03_robust_and_transfer.ipynb": check_03,
+          "08_weighting_arena.ipynb": check_08}
 
 
 @pytest.mark.notebook

@@ -27,8 +27,8 @@ from ..train_schedule import LR_SCHEDULES
 from ..transfer import TRANSFER_MODES, TransferConfig, compare_transfer, shifted
 from ..validation import check_int, check_seed
 from ..weighting import WEIGHTINGS
-from .couple_checks import (check_before_training, check_options, strategy_names, transfer_modes, weighting_names,
-                            weighting_options)
+from .couple_checks import (WEIGHTING_FLAGS, check_before_training, check_options, strategy_names, transfer_modes,
+                            weighting_names, weighting_options)
 from .help import DefaultsHelpFormatter
 from .progress import RunProgress
 
@@ -148,10 +148,9 @@ def add_weighting_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--weightings", default=None,
                    help="sweep these weightings (comma-separated, or 'all'); with --compare, for every strategy "
                         "(default: no sweep)")
-    g.add_argument("--alpha", type=float, default=None, help="gradnorm: restoring-force strength (default: "
-                   f"{_init_default(WEIGHTINGS['gradnorm'], 'alpha')})")
-    g.add_argument("--temperature", type=float, default=None,
-                   help=f"dwa: softmax temperature (default: {_init_default(WEIGHTINGS['dwa'], 'temperature')})")
+    for f in WEIGHTING_FLAGS:            # one flag per forwarded option (lab.cli.couple_checks.WEIGHTING_FLAGS)
+        g.add_argument(f.flag, dest=f.dest, type=f.type, default=None,
+                       help=f"{f.weighting}: {f.what} (default: {_init_default(WEIGHTINGS[f.weighting], f.option)})")
 
 
 def add_adversarial_args(p: argparse.ArgumentParser) -> None:

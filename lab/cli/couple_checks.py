@@ -5,7 +5,7 @@ task count, weightings that cannot work with a strategy). Each raises ValueError
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from ..adversarial import Attack
 from ..compare import weighting_for
@@ -13,16 +13,47 @@ from ..coupling.system import COUPLINGS, SystemConfig, build_system
 from ..train import TrainConfig
 from ..transfer import TRANSFER_MODES, TransferConfig, parse_shift
 from ..validation import LR_MAX, MAX_EPOCHS, check_float, check_int
-from ..weighting import WEIGHTINGS
+from ..weighting import WEIGHTINGS, make_weighting
+
+
+@dataclass(frozen=True)
+class WeightingFlag:
+    """A ``couple`` flag that sets option ``option`` of weighting ``weighting`` (``what``: its meaning)."""
+
+    flag: str
+    weighting: str
+    option: str
+    type: type
+    what: str
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+WEIGHTING_FLAGS: tuple[WeightingFlag, ...] = (
+    WeightingFlag("--alpha", "gradnorm", "alpha", float, "restoring-force strength"),
+    WeightingFlag("--gradnorm-lr", "gradnorm", "lr", float, "learning rate of the task weights"),
+    WeightingFlag("--temperature", "dwa", "temperature", float, "softmax temperature"),
+    WeightingFlag("--uncertainty-init", "uncertainty", "init", float, "starting log-variance"),
+    WeightingFlag("--pcgrad-seed", "pcgrad", "seed", int, "seed of the projection order"),
+    WeightingFlag("--rlw-seed", "rlw", "seed", int, "seed of the random weights"),
+    WeightingFlag("--famo-lr", "famo", "lr", float, "learning rate of the task logits"),
+    WeightingFlag("--famo-gamma", "famo", "gamma", float, "weight decay of the task logits"),
+    WeightingFlag("--mgda-epsilon", "mgda", "epsilon", float, "stopping tolerance of the min-norm solver"),
+    WeightingFlag("--cagrad-c", "cagrad", "c", float, "radius c of the ball around the mean gradient"),
+    WeightingFlag("--cagrad-rescale", "cagrad", "rescale", int, "rescaling (0: none, 1: / (1 + c^2), 2: / (1 + c))"),
+    WeightingFlag("--nash-max-norm", "nash_mtl", "max_norm", float, "largest norm of the update (0: no clipping)"),
+    WeightingFlag("--aligned-scale", "aligned_mtl", "scale_mode", str, "scale of the aligned update"),
+    WeightingFlag("--upgrad-reg-eps", "upgrad", "reg_eps", float, "regularisation of the Gramian"),
+)
+"""Every weighting option ``couple`` forwards; a flag given without its weighting is refused."""
 
 
 def weighting_options(args, name: str) -> dict:
-    options = {}
-    if name == "gradnorm" and args.alpha is not None:
-        options["alpha"] = args.alpha
-    if name == "dwa" and args.temperature is not None:
-        options["temperature"] = args.temperature
-    return options
+    """The options the command line sets for weighting ``name`` (only the flags that were given)."""
+    return {f.option: getattr(args, f.dest) for f in WEIGHTING_FLAGS
+            if f.weighting == name and getattr(args, f.dest, None) is not None}
 
 
 def weighting_names(args) -> list[str] | None:
@@ -69,10 +100,14 @@ def strategy_names(args) -> list[str]:
 def check_options(args, weightings: list[str] | None) -> None:
     """Options that need no data: their values, and options that would be silently ignored."""
     chosen = weightings or ([args.weighting] if args.weighting else [])
-    if args.alpha is not None and "gradnorm" not in chosen:
-        raise ValueError("--alpha sets gradnorm's strength; it needs --weighting gradnorm (or gradnorm in --weightings)")
-    if args.temperature is not None and "dwa" not in chosen:
-        raise ValueError("--temperature sets dwa's softmax temperature; it needs --weighting dwa (or dwa in --weightings)")
+    for f in WEIGHTING_FLAGS:
+        if getattr(args, f.dest, None) is not None and f.weighting not in chosen:
+            raise ValueError(f"{f.flag} sets {f.weighting}'s {f.what}; it needs --weighting {f.weighting} "
+                             f"(or {f.weighting} in --weightings)")
+    for name in chosen:                   # the values themselves, before any data is loaded
+        options = weighting_options(args, name)
+        if options:
+            make_weighting(name, **options)
     attacking = args.attack or args.adversarial
     for flag, given in (("--attack-modules", args.attack_modules is not None), ("--step-size", args.step_size is not None),
                         ("--random-start", args.random_start)):

@@ -25,6 +25,7 @@ _EXPORTS: dict[str, str] = {
     "load_recipe_run": "lab.compress.recipe_runs", "saved_recipe_runs": "lab.compress.recipe_runs",
     "latest_digits_run": "lab.runs",
     "AdversarialChoice": ".adversarial_options",
+    "ArenaPanel": ".arena",
     "TrainingPanel": ".base", "Throttle": ".base", "readable_error": ".base", "resolve_runs_root": ".base",
     "DataSelection": ".choices", "OptimiserChoice": ".choices",
     "CompressionPanel": ".compress",
@@ -46,6 +47,7 @@ if TYPE_CHECKING:   # the same names for type checkers and editors (tests/test_i
     from ..compress.recipe_runs import load_recipe_run, saved_recipe_runs
     from ..runs import latest_digits_run
     from .adversarial_options import AdversarialChoice
+    from .arena import ArenaPanel
     from .base import Throttle, TrainingPanel, readable_error, resolve_runs_root
     from .choices import DataSelection, OptimiserChoice
     from .compress import CompressionPanel
