@@ -35,7 +35,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("lab.cost", "lab.counting", "lab.timing"),                                             # the cost model
     ("lab.compress", "lab.deploy", "lab.transfer", "lab.adversarial", "lab.export_report"),  # primitives
     ("lab.compare", "lab.benchmarks", "lab.tune", "lab.viz", "lab.result_tables", "lab.robust_curves",
-     "lab.defaults"),  # runners, figures, the default experiment
+     "lab.defaults", "lab.detection"),  # runners, figures, the default experiment
     ("lab.ui", "lab.cli", "lab.__main__"),
 )
 CORE_MUST_NOT_IMPORT = ("lab.ui", "lab.cli", "bench", "tests")
