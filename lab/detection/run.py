@@ -36,6 +36,7 @@ from .metrics import detection_metrics
 from .model import DETECTION_COUPLINGS, DetectionConfig, DetectionSystem, build_detector
 
 LAMBDA_MAX = 1e3
+DEFAULT_TRAIN = TrainConfig(epochs=15, batch_size=64, lr=3e-3)   # the CLI's, the notebook's and the bench's defaults
 
 
 @dataclass(frozen=True)
