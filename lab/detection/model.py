@@ -148,7 +148,7 @@ class DetectionSystem(CoupledSystem):
                              f"{shape[1]} px canvas); use crop <= {shape[1] // 2}")
         self.detection = config
         self.config = SystemConfig(strategy=_GENERIC[config.coupling], block="cnn", widths=(config.channels,) * 2,
-                                   w_init=config.w_init, seed=config.seed)
+                                   num_modules=2, w_init=config.w_init, seed=config.seed)
         self.tasks, self.input_shape, self.num_inputs, self.num_modules = tasks, shape, None, 2
         c, side = config.channels, shape[1]
         with seeded(config.seed):
