@@ -22,7 +22,8 @@ def test_one_coupling_then_all_fills_table_curves_crops_and_verdict(tmp_path, mo
                                                        "pipeline_cross_stitch"]
     assert len(panel.curves.data) == 3 * 4             # pipeline at lambda 0.5 again: its curves are replaced
     assert panel.status.value.startswith("done: 5 runs") and len(panel.results) == 4
-    assert "pipeline vs cross_stitch" in panel.verdict.value and "pipeline_cross_stitch vs pipeline" in panel.verdict.value
+    assert "pipeline vs cross_stitch" in panel.verdict.value
+    assert "pipeline_cross_stitch vs pipeline" in panel.verdict.value
 
 
 @pytest.mark.parametrize("field,value,message", [("seed", -3, "seed"), ("epochs", 0, "epochs")])

@@ -48,7 +48,8 @@ def add_parser(sub) -> None:
     p.add_argument("--limit", type=int, default=None,
                    help=f"keep a seeded subset of this many digits (default: all 1797; {FAST_LIMIT} with LAB_FAST=1)")
     p.add_argument("--seed", type=int, default=DEFAULT_TRAIN.seed, help="seed for data, weights and training")
-    p.add_argument("--epochs", type=int, default=DEFAULT_TRAIN.epochs, help="training epochs (at most 3 with LAB_FAST=1)")
+    p.add_argument("--epochs", type=int, default=DEFAULT_TRAIN.epochs,
+                   help="training epochs (at most 3 with LAB_FAST=1)")
     p.add_argument("--batch-size", type=int, default=DEFAULT_TRAIN.batch_size, help="examples per optimiser step")
     p.add_argument("--lr", type=float, default=DEFAULT_TRAIN.lr, help="learning rate (Adam)")
     p.add_argument("--save", action="store_true", help="save each run under runs/ (or $LAB_RUNS) as it trains")

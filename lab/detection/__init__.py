@@ -10,7 +10,8 @@ Importing this package registers the ``"detection"`` architecture, so saved dete
 """
 from .metrics import DETECTION_METRICS, detection_metrics
 from .model import DETECTION_COUPLINGS, DetectionConfig, DetectionSystem, build_detector, decode_box, refine_box
-from .run import DEFAULT_TRAIN, DetectionResult, DetectionSettings, classifier_windows, compare_detection, run_detection
+from .run import (DEFAULT_TRAIN, DetectionResult, DetectionSettings, classifier_windows, compare_detection,
+                  run_detection)
 
 __all__ = ["DEFAULT_TRAIN", "DETECTION_COUPLINGS", "DETECTION_METRICS", "DetectionConfig", "DetectionResult", "DetectionSettings",
            "DetectionSystem", "build_detector", "classifier_windows", "compare_detection", "decode_box",

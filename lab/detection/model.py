@@ -96,7 +96,8 @@ class DetectionConfig:
             raise ValueError(f"a detection config must be a dict of DetectionConfig fields, got {show(d)}")
         unknown = sorted(map(str, set(d) - set(cls.__dataclass_fields__)))
         if unknown:
-            raise ValueError(f"detection config has unknown field(s) {unknown}; allowed: {list(cls.__dataclass_fields__)}")
+            raise ValueError(f"detection config has unknown field(s) {unknown}; "
+                             f"allowed: {list(cls.__dataclass_fields__)}")
         return cls(**{k: tuple(v) if k == "w_init" and isinstance(v, list) else v for k, v in d.items()})
 
 
@@ -174,8 +175,8 @@ class DetectionSystem(CoupledSystem):
             for s in range(2):
                 hp, hc = self.stacks[1][s](hp), self.stacks[2][s](hc)
                 if hp.shape != hc.shape:
-                    raise ValueError(f"crop={self.detection.crop} gives classifier stages of shape {tuple(hc.shape[1:])} "
-                                     f"but the proposal's are {tuple(hp.shape[1:])}; use crop = {side // 4} "
+                    raise ValueError(f"crop={self.detection.crop} gives classifier stages of shape "
+                                     f"{tuple(hc.shape[1:])} but the proposal's are {tuple(hp.shape[1:])}; use crop = {side // 4} "
                                      f"(or {side // 2}) for a {side} px canvas")
                 shapes.append(tuple(hp.shape))
         return shapes

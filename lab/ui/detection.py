@@ -87,7 +87,8 @@ class DetectionPanel(TrainingPanel):
     def _train(self, couplings, config: DetectionConfig, train_config: TrainConfig, settings: DetectionSettings,
                stop: threading.Event) -> None:
         data = self._load(config.seed)
-        self.progress.max, self.progress.value, self.progress.bar_style = len(couplings) * train_config.epochs, 0, "info"
+        self.progress.max = len(couplings) * train_config.epochs
+        self.progress.value, self.progress.bar_style = 0, "info"
         for coupling in couplings:
             if stop.is_set():
                 break
