@@ -13,6 +13,6 @@ from .model import DETECTION_COUPLINGS, DetectionConfig, DetectionSystem, build_
 from .run import (DEFAULT_TRAIN, DetectionResult, DetectionSettings, classifier_windows, compare_detection,
                   run_detection)
 
-__all__ = ["DEFAULT_TRAIN", "DETECTION_COUPLINGS", "DETECTION_METRICS", "DetectionConfig", "DetectionResult", "DetectionSettings",
-           "DetectionSystem", "build_detector", "classifier_windows", "compare_detection", "decode_box",
+__all__ = ["DEFAULT_TRAIN", "DETECTION_COUPLINGS", "DETECTION_METRICS", "DetectionConfig", "DetectionResult",
+           "DetectionSettings", "DetectionSystem", "build_detector", "classifier_windows", "compare_detection", "decode_box",
            "detection_metrics", "refine_box", "run_detection"]

@@ -176,8 +176,8 @@ class DetectionSystem(CoupledSystem):
                 hp, hc = self.stacks[1][s](hp), self.stacks[2][s](hc)
                 if hp.shape != hc.shape:
                     raise ValueError(f"crop={self.detection.crop} gives classifier stages of shape "
-                                     f"{tuple(hc.shape[1:])} but the proposal's are {tuple(hp.shape[1:])}; use crop = {side // 4} "
-                                     f"(or {side // 2}) for a {side} px canvas")
+                                     f"{tuple(hc.shape[1:])} but the proposal's are {tuple(hp.shape[1:])}; "
+                                     f"use crop = {side // 4} (or {side // 2}) for a {side} px canvas")
                 shapes.append(tuple(hp.shape))
         return shapes
 
