@@ -186,7 +186,7 @@ def _proposal_grads(system, x, y, task):
     out = system(x)
     loss = task_loss(next(t for t in system.tasks if t.name == task), out[task], y[task])
     loss.backward()
-    head = system.heads["proposal"].weight.grad
+    head = system.heads[0]["proposal"].weight.grad
     features = system.stacks[0][0][0].weight.grad
     return (0.0 if head is None else float(head.abs().sum())), float(features.abs().sum())
 
@@ -229,7 +229,7 @@ def test_same_seed_same_system_and_a_checkpoint_round_trip(small, tmp_path):
     x = small.test.x[:4]
     for k, v in a.eval()(x).items():
         torch.testing.assert_close(rebuilt.eval()(x)[k], v)
-    bad = {**payload["state_dict"], "heads.digit.weight": torch.zeros(3, 3)}
+    bad = {**payload["state_dict"], "heads.1.digit.weight": torch.zeros(3, 3)}
     with pytest.raises(ValueError):
         CoupledSystem.from_architecture(payload["architecture"], bad)
     assert math.isfinite(float(a.num_parameters()))

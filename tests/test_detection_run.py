@@ -39,8 +39,8 @@ def test_lambda_weights_the_second_stage_and_zero_leaves_the_classifier_untraine
     off = run_detection(data, DetectionConfig("pipeline", channels=8), QUICK_TRAIN, DetectionSettings(lam=0.0))
     assert off.history.task_weights[-1] == {"proposal": 1.0, "digit": 0.0, "box": 0.0}
     fresh = DetectionSystem(DetectionConfig("pipeline", channels=8), data.tasks, data.input_shape)
-    torch.testing.assert_close(off.system.heads["digit"].weight, fresh.heads["digit"].weight)
-    assert not torch.equal(trained.system.heads["digit"].weight, fresh.heads["digit"].weight)
+    torch.testing.assert_close(off.system.heads[1]["digit"].weight, fresh.heads[1]["digit"].weight)
+    assert not torch.equal(trained.system.heads[1]["digit"].weight, fresh.heads[1]["digit"].weight)
 
 
 def test_the_lab_weightings_apply(data):
@@ -69,9 +69,13 @@ def test_a_saved_run_loads_with_its_W_and_a_recipe_compresses_it(data, tmp_path)
     for k, v in result.system.eval()(x).items():
         torch.testing.assert_close(system.eval()(x)[k], v)
     options = RecipeOptions(finetune=FitConfig(epochs=1, lr=5e-4), measure=MeasureConfig(latency=False, memory=False))
-    compressed = run_recipe(system, "prune:0.5,int8", data, options)
-    assert [r.step for r in compressed.reports] == ["fp32", "prune:0.5", "int8"]
+    compressed = run_recipe(system, "channels:0.5,prune:0.5,int8", data, options)
+    assert [r.step for r in compressed.reports] == ["fp32", "channels:0.5", "prune:0.5", "int8"]
+    assert compressed.reports[1].params < compressed.reports[0].params
     assert set(compressed.model(x)) == {"proposal", "digit", "box"}
+    for recipe in ("edges:0.5", "modules:1", "budget:0.5"):          # W-guided steps need the lab's stage-wise W
+        with pytest.raises(ValueError, match="DetectionSystem mixes its modules its own way"):
+            run_recipe(system, recipe, data, options)
 
 
 @pytest.mark.parametrize("coupling", list(DETECTION_COUPLINGS))

@@ -9,6 +9,9 @@ Three sub-modules (``system.stacks``), each a list of stages, on a (B, 1, H, W) 
 * ``classifier`` (module 2): ``torchvision.ops.roi_align`` takes a crop x crop window of F, then two conv
   stages of the same shapes as the proposal's; heads ``digit`` (B, 10) logits and ``box`` (B, 4).
 
+``system.heads`` holds one ``ModuleDict`` per module (proposal; classifier), as a ``CoupledSystem`` does, so the
+compression steps that look for output layers (``channels``) work unchanged.
+
 The couplings (``DETECTION_COUPLINGS``), all with exactly the same parameters except W:
 
 * ``independent`` - the classifier's window is the whole canvas; ``box`` is an absolute box;
@@ -159,8 +162,8 @@ class DetectionSystem(CoupledSystem):
                 nn.ModuleList([_conv(c, c, config.crop > side // 4), _conv(c, c, True)])])
             self.stage_shapes = self._check_shapes(c, side)
             feat = math.prod(self.stage_shapes[-1][1:])
-            self.heads = nn.ModuleDict({"proposal": nn.Linear(feat, 4), "digit": nn.Linear(feat, 10),
-                                        "box": nn.Linear(feat, 4)})
+            self.heads = nn.ModuleList([nn.ModuleDict({"proposal": nn.Linear(feat, 4)}),   # one dict per module, as
+                                        nn.ModuleDict({"digit": nn.Linear(feat, 10), "box": nn.Linear(feat, 4)})])
             self.W = nn.ParameterList()
             if config.coupling == "cross_stitch":
                 self.W.extend(nn.Parameter(init_matrix(2, *config.w_init)) for _ in range(2))
@@ -200,7 +203,7 @@ class DetectionSystem(CoupledSystem):
             for s in range(2):
                 hp = self.stacks[1][s](hp)
                 states.append(hp)
-            proposal = decode_box(self.heads["proposal"](hp.flatten(1)))
+            proposal = decode_box(self.heads[0]["proposal"](hp.flatten(1)))
         if cfg.pipelined:
             window = proposal.detach() if cfg.detach_box else proposal
         else:
@@ -215,10 +218,10 @@ class DetectionSystem(CoupledSystem):
             elif cfg.coupling == "pipeline_cross_stitch":
                 hc = self.W[s][0] * states[s] + self.W[s][1] * hc
         if cfg.coupling == "cross_stitch":
-            proposal = decode_box(self.heads["proposal"](hp.flatten(1)))
+            proposal = decode_box(self.heads[0]["proposal"](hp.flatten(1)))
         z = hc.flatten(1)
-        box = refine_box(window, self.heads["box"](z)) if cfg.pipelined else decode_box(self.heads["box"](z))
-        return {"proposal": proposal, "digit": self.heads["digit"](z), "box": box}, window
+        box = refine_box(window, self.heads[1]["box"](z)) if cfg.pipelined else decode_box(self.heads[1]["box"](z))
+        return {"proposal": proposal, "digit": self.heads[1]["digit"](z), "box": box}, window
 
     def crop(self, f: Tensor, window: Tensor) -> Tensor:
         """``roi_align`` of the (B, c, h, w) map ``f`` to (B, c, crop, crop) inside each window (B, 4) in [0, 1]."""
