@@ -26,7 +26,7 @@ from lab.detection.summary import QUESTION, verdict
 from lab.tables import format_table
 from lab.train import TrainConfig
 
-METRICS = ("class_acc", "mean_iou", "iou75", "detection", "proposal_iou")
+METRICS = ("class_acc", "mean_iou", "iou50", "iou75", "detection", "proposal_iou")
 TINY = dict(couplings=("independent", "pipeline"), lams=(1.0,), seeds=(0,), epochs=1, limit=60, detach=False)
 
 
