@@ -3,7 +3,8 @@
 Losses: cross-entropy for classification, mean squared error for regression.
 Metrics (higher is better, in [0, 1] except r2 which can be negative):
 ``accuracy`` (fraction correct), ``r2`` (1 - SSE/SST over all outputs) and
-``iou50`` (fraction of boxes (x0, y0, x1, y1) with IoU >= 0.5 to the target).
+``iou50`` (fraction of boxes (x0, y0, x1, y1) with IoU >= 0.5 to the target) and ``iou`` (mean IoU,
+computed with ``torchvision.ops.box_iou``; its task is trained with ``box_loss``: L1 + generalized IoU).
 """
 from __future__ import annotations
 
@@ -20,7 +21,39 @@ from .validation import check_int
 def task_loss(task: Task, output: Tensor, target: Tensor) -> Tensor:
     if task.kind == "classification":
         return F.cross_entropy(output, target)
+    if task.metric == "iou":
+        return box_loss(output, target)
     return F.mse_loss(output, target)
+
+
+def ordered_boxes(boxes: Tensor) -> Tensor:
+    """(N, 4) boxes with each pair of corners sorted (x0 <= x1, y0 <= y1), so any four numbers are a box."""
+    x0, x1 = torch.minimum(boxes[:, 0], boxes[:, 2]), torch.maximum(boxes[:, 0], boxes[:, 2])
+    y0, y1 = torch.minimum(boxes[:, 1], boxes[:, 3]), torch.maximum(boxes[:, 1], boxes[:, 3])
+    return torch.stack([x0, y0, x1, y1], dim=1)
+
+
+def box_loss(pred: Tensor, target: Tensor) -> Tensor:
+    """Mean L1 distance + mean generalized-IoU loss (``torchvision.ops.generalized_box_iou_loss``).
+
+    ``pred`` and ``target`` (N, 4) as (x0, y0, x1, y1); ``pred``'s corners are sorted first
+    (``ordered_boxes``), so an inverted prediction is scored as the box it spans. Targets have positive
+    area, so the loss stays finite for any finite prediction.
+    """
+    from torchvision.ops import generalized_box_iou_loss
+
+    return F.l1_loss(pred, target) + generalized_box_iou_loss(ordered_boxes(pred), target, reduction="mean", eps=1e-7)
+
+
+def matched_box_iou(pred: Tensor, target: Tensor, chunk: int = 512) -> Tensor:
+    """IoU (N,) of ``pred[i]`` with ``target[i]``: the diagonal of ``torchvision.ops.box_iou``, ``chunk`` rows at a
+    time. ``pred``'s corners are sorted first (``ordered_boxes``); a prediction of zero area scores 0 against a
+    target of positive area."""
+    from torchvision.ops import box_iou as tv_box_iou
+
+    pred = ordered_boxes(pred)
+    parts = [tv_box_iou(pred[i:i + chunk], target[i:i + chunk]).diagonal() for i in range(0, len(pred), chunk)]
+    return torch.cat(parts) if parts else pred.new_zeros(0)
 
 
 def box_iou(pred: Tensor, target: Tensor) -> Tensor:
@@ -47,6 +80,8 @@ def task_metric(task: Task, output: Tensor, target: Tensor) -> float:
         return float((output.argmax(-1) == target).float().mean())
     if task.metric == "iou50":
         return float((box_iou(output, target) >= 0.5).float().mean())
+    if task.metric == "iou":
+        return float(matched_box_iou(output, target).mean())
     sse = ((output - target) ** 2).sum()
     sst = ((target - target.mean(0)) ** 2).sum()
     return float(1 - sse / sst) if sst > 0 else 0.0

@@ -757,10 +757,35 @@ def classify(c: Case, tmp: Path) -> tuple[str, str]:
     return "silent", "no error"
 
 
+def _detection_cases() -> None:
+    """The detection data, boxes, system settings, lambda and the ``detect`` command (issue 15)."""
+    from lab.data import check_boxes, load_detection
+    from lab.detection import DetectionConfig, DetectionSettings
+
+    for kwargs, word in [({"canvas": 16, "max_size": 20}, "canvas"), ({"min_size": 14, "max_size": 12}, "min_size"),
+                         ({"clutter": "fog"}, "fog"), ({"copies": 0}, "copies"), ({"canvas": 2.5}, "canvas"),
+                         ({"limit": 3}, "limit")]:
+        case("data", f"load_detection({kwargs})", lambda t, k=kwargs: load_detection(**k), word)
+    for boxes, word in [([[0.1, 0.1, 1.5, 0.5]], "outside the canvas"), ([[0.4, 0.1, 0.2, 0.5]], "degenerate"),
+                        ([[0.1, 0.1, 0.1, 0.5]], "degenerate"), ([[NAN, 0.1, 0.3, 0.5]], "nan"), ([0.1, 0.2], "(N, 4)")]:
+        case("data", f"check_boxes({boxes})", lambda t, b=boxes: check_boxes(b), word)
+    for kwargs, word in [({"lam": -1.0}, "lambda"), ({"lam": NAN}, "lambda"), ({"lam": INF}, "lambda"),
+                         ({"lam": True}, "lambda"), ({"weighting": "magic"}, "magic"),
+                         ({"lam": 2.0, "weighting": "uncertainty"}, "lambda")]:
+        case("api", f"DetectionSettings({kwargs})", lambda t, k=kwargs: DetectionSettings(**k), word)
+    for kwargs, word in [({"coupling": "rpn"}, "rpn"), ({"channels": 0}, "channels"), ({"crop": 100}, "crop"),
+                         ({"detach_box": 1}, "detach_box")]:
+        case("api", f"DetectionConfig({kwargs})", lambda t, k=kwargs: DetectionConfig(**k), word)
+    for argv, word in [(["detect", "--lam", "-2"], "lambda"), (["detect", "--lam", "inf"], "lambda"),
+                       (["detect", "--crop", "5"], "crop"), (["detect", "--compare", "--couplings", "rpn"], "rpn"),
+                       (["detect", "--limit", "2"], "--limit"), (["detect", "--clutter", "fog"], "fog")]:
+        case("cli", " ".join(argv), lambda t, a=argv: a, word, kind="cli")
+
+
 def build_cases() -> list[Case]:
     if not CASES:
         for builder in (_config_cases, _weighting_cases, _data_cases, _recipe_cases, _checkpoint_cases,
-                        _training_cases, _cli_cases, _panel_cases):
+                        _training_cases, _cli_cases, _panel_cases, _detection_cases):
             builder()
     return CASES
 

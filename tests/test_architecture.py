@@ -35,7 +35,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("lab.cost", "lab.counting", "lab.timing"),                                             # the cost model
     ("lab.compress", "lab.deploy", "lab.transfer", "lab.adversarial", "lab.export_report"),  # primitives
     ("lab.compare", "lab.benchmarks", "lab.tune", "lab.viz", "lab.result_tables", "lab.robust_curves",
-     "lab.defaults"),  # runners, figures, the default experiment
+     "lab.defaults", "lab.detection"),  # runners, figures, the default experiment
     ("lab.exercises",),  # self-checking exercises: read runners' and primitives' results
     ("lab.ui", "lab.cli", "lab.__main__"),
 )

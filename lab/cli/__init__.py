@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import compress, couple, deploy, tune
+from . import compress, couple, deploy, detect, tune
 
-COMMANDS = [couple, compress, tune, deploy]
+COMMANDS = [couple, compress, tune, deploy, detect]
 EXPECTED_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError)
 
 

@@ -18,6 +18,9 @@ def check_prunable(system: nn.Module, what: str = "W-guided pruning") -> None:
     if not isinstance(system, CoupledSystem):
         raise ValueError(f"{what} acts on the coupling W of a CoupledSystem; this model is a "
                          f"{type(system).__name__} without a coupling (use prune/channels/kmeans for it)")
+    if not isinstance(getattr(system, "coupling", None), nn.Module):      # e.g. lab.detection's DetectionSystem
+        raise ValueError(f"{what} acts on the stage-wise coupling of the lab's coupled systems; a "
+                         f"{type(system).__name__} mixes its modules its own way (use prune/channels/kmeans/int8)")
     if system.strategy != "cross_stitch":
         why = ("its W(x) depends on the input, so no edge is absent for every input"
                if system.strategy == "attention" else "its W is fixed, not learned, so W says nothing about what matters")

@@ -6,6 +6,7 @@ from functools import partial
 from typing import Callable
 
 from .base import MultiTaskData, Split, Task, make_splits, split_indices, validate
+from .detection import CLUTTER, DETECTION_TASKS, check_boxes, load_detection
 from .digits import DIGITS_TASKS, load_digits_canvas, load_digits_tasks, place_on_canvas
 from .mnist1d import MNIST1D_TASKS, load_mnist1d
 from .shifts import SHIFT_KINDS, DomainShift, apply_shift, shift_domain
@@ -15,6 +16,7 @@ from .torchvision_sets import load_torchvision_set
 DATASETS: dict[str, Callable[..., MultiTaskData]] = {
     "digits": load_digits_tasks,
     "digits_canvas": load_digits_canvas,
+    "detection": load_detection,
     "mnist1d": load_mnist1d,
     "synthetic": load_synthetic,
     "mnist": partial(load_torchvision_set, "mnist"),
@@ -35,6 +37,7 @@ def load_data(name: str, **kwargs) -> MultiTaskData:
 
 
 __all__ = [
+    "CLUTTER", "DETECTION_TASKS", "check_boxes", "load_detection",
     "DATASETS", "DIGITS_TASKS", "MNIST1D_TASKS", "SHIFT_KINDS", "STRUCTURES", "DomainShift", "MultiTaskData",
     "Split", "Task", "apply_shift", "load_data", "load_digits_canvas", "load_digits_tasks", "load_mnist1d",
     "load_synthetic", "load_torchvision_set", "make_coupling_structure", "make_splits", "place_on_canvas",

@@ -16,7 +16,7 @@ from torch import Tensor
 from ..validation import as_float_tensor, as_label_tensor, check_floats, check_int, check_ints, check_seed, check_str, show
 
 TaskKind = Literal["classification", "regression"]
-Metric = Literal["accuracy", "r2", "iou50"]
+Metric = Literal["accuracy", "r2", "iou50", "iou"]
 
 _DEFAULT_METRIC: dict[str, Metric] = {"classification": "accuracy", "regression": "r2"}
 MAX_OUTPUTS = 100_000      # classes or regressed values of one task
@@ -30,7 +30,8 @@ class Task:
     values (regression). ``metric`` is what "accuracy" means for the task:
     ``accuracy`` (fraction correct), ``r2`` (coefficient of determination) or
     ``iou50`` (fraction of predicted boxes with IoU >= 0.5 against the target box,
-    boxes as (x0, y0, x1, y1)).
+    boxes as (x0, y0, x1, y1)) or ``iou`` (mean IoU of the predicted boxes; such a box task is trained
+    with L1 + generalized-IoU loss, ``lab.metrics.box_loss``).
     """
 
     name: str
@@ -49,10 +50,11 @@ class Task:
                              "(classification needs >= 2 classes, regression >= 1 value)")
         if self.metric is None:
             object.__setattr__(self, "metric", _DEFAULT_METRIC[self.kind])
-        if self.metric not in ("accuracy", "r2", "iou50"):
-            raise ValueError(f"task {self.name!r}: metric {self.metric!r} is not one of accuracy, r2, iou50")
-        if self.metric == "iou50" and self.num_outputs != 4:
-            raise ValueError(f"task {self.name!r}: metric 'iou50' needs 4 outputs (x0, y0, x1, y1), got {self.num_outputs}")
+        if self.metric not in ("accuracy", "r2", "iou50", "iou"):
+            raise ValueError(f"task {self.name!r}: metric {self.metric!r} is not one of accuracy, r2, iou50, iou")
+        if self.metric in ("iou50", "iou") and (self.kind != "regression" or self.num_outputs != 4):
+            raise ValueError(f"task {self.name!r}: metric {self.metric!r} needs a regression task with 4 outputs "
+                             f"(x0, y0, x1, y1), got {self.kind} with {self.num_outputs}")
 
     def as_dict(self) -> dict:
         return {"name": self.name, "kind": self.kind, "num_outputs": self.num_outputs, "metric": self.metric}
