@@ -18,7 +18,6 @@ import math
 import statistics
 from typing import Sequence
 
-from scipy import stats
 
 
 def delta_m(metrics: dict[str, float], baseline: dict[str, float]) -> float:
@@ -55,5 +54,6 @@ def paired_difference(a: Sequence[float], b: Sequence[float]) -> tuple[float, fl
     if len(diff) < 2:
         return mean, 0.0, math.nan
     sd = statistics.stdev(diff)
+    from scipy import stats   # loaded when a test is run: `import lab.ui` stays light (tests/test_import_cost.py)
     p = float(stats.ttest_rel(a, b).pvalue) if sd > 0 else math.nan
     return mean, sd, p
