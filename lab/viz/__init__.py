@@ -28,6 +28,7 @@ Views:
 One module per subject: :mod:`~lab.viz.w` (W), :mod:`~lab.viz.training`, :mod:`~lab.viz.robustness`
 (robustness and transfer), :mod:`~lab.viz.compression`; :mod:`~lab.viz.common` reads W and holds the colours.
 """
+from .arena import weighting_duel
 from .common import (COLORSCALE, NEGATIVE, POSITIVE, TASK_COLORS, W_at_epoch, as_matrices, module_labels,
                      snapshot_epochs)
 from .compression import compression_preview, pareto, pareto_front
@@ -40,4 +41,4 @@ __all__ = ["COLORSCALE", "NEGATIVE", "POSITIVE", "TASK_COLORS", "W_animation", "
            "W_graph", "W_heatmap", "W_heatmaps", "W_side_by_side", "W_trajectories", "W_vs_truth", "as_matrices",
            "compression_preview", "module_labels", "pareto", "pareto_front", "robustness_curves", "snapshot_epochs",
            "task_weight_curves", "training_curves"]
-__all__ += ["accuracy_vs_bytes", "accuracy_vs_edges"]
+__all__ += ["accuracy_vs_bytes", "accuracy_vs_edges", "weighting_duel"]
