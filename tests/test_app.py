@@ -87,6 +87,12 @@ def test_every_page_is_in_the_app_folder():
     assert sorted(p.name for p in APP.glob("*.ipynb")) == sorted(PAGES)
 
 
+def open_page(page, url: str) -> None:
+    """Go to ``url``: voila runs the page's notebook before it sends the page (slow on a loaded machine)."""
+    page.set_default_navigation_timeout(180_000)
+    page.goto(url)
+
+
 def page_ready(page, css: str) -> bool:
     return page.locator(css).count() > 0 and page.locator(css).first.is_visible()
 
@@ -99,7 +105,7 @@ def no_code_and_no_error(page) -> None:
 
 def test_the_inspector_page_trains_a_run_when_there_is_none(chromium_path, voila, tmp_path):
     with browser_page(chromium_path, 1280, 900) as page:
-        page.goto(voila.url("inspector.ipynb"))
+        open_page(page, voila.url("inspector.ipynb"))
         wait_until(page, lambda: page_ready(page, ".lab-app-inspector .lab-inspector"), 120, "the inspector page")
         if not list(voila.runs.glob("*/history.json")):          # the module's first test: no run yet
             assert "No runs yet" in page.locator(".lab-app-note").inner_text()
@@ -122,7 +128,7 @@ def test_the_inspector_page_trains_a_run_when_there_is_none(chromium_path, voila
 
 def test_menu_links_every_page_and_the_playground_trains(chromium_path, voila, tmp_path):
     with browser_page(chromium_path, 1280, 900) as page:
-        page.goto(voila.url("index.ipynb"))
+        open_page(page, voila.url("index.ipynb"))
         wait_until(page, lambda: page.locator(".lab-app-link").count() == 3, 90, "the menu's links")
         page.screenshot(path=str(tmp_path / "app-menu.png"))
         no_code_and_no_error(page)
@@ -143,7 +149,7 @@ def test_menu_links_every_page_and_the_playground_trains(chromium_path, voila, t
 
 def test_the_compression_page_trains_and_previews(chromium_path, voila, tmp_path):
     with browser_page(chromium_path, 1280, 900) as page:
-        page.goto(voila.url("compression.ipynb"))
+        open_page(page, voila.url("compression.ipynb"))
         wait_until(page, lambda: page_ready(page, ".lab-compression .lab-train"), 120, "the compression studio")
         page.locator(".lab-compression .lab-train").first.click()
         wait_until(page, lambda: "parameters," in page.locator(".lab-model-info").first.inner_text(), 120,

@@ -1,6 +1,7 @@
 """The notebooks in a real browser: JupyterLab + Debian's Chromium driven by Playwright.
 
-One JupyterLab (free localhost port, token on) serves copies of the notebooks for the module's tests:
+One JupyterLab (free localhost port, token on; one per session, shared with test_browser_notebooks.py) serves
+copies of the notebooks:
 
 * the playground (01_coupling_playground.ipynb): run all cells, click Train and watch the W heatmap
   change, then start a long run and check that Stop ends it before its last epoch;

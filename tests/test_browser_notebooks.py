@@ -35,21 +35,28 @@ TIMES: dict[str, dict] = {}
 ERRORS_JS = """() => {
     const nb = document.querySelector('.jp-Notebook');
     const found = [];
-    for (const el of nb.querySelectorAll('[data-mime-type="application/vnd.jupyter.error"], .lab-msg-error'))
-        found.push(el.innerText.trim().slice(0, 300));
-    const text = nb.innerText;
-    for (const needle of ['Traceback (most recent call last)', 'Error displaying widget'])
-        if (text.includes(needle)) found.push(needle);
+    // a cell's error renders as stderr text with its traceback; a panel's error is a red message box
+    for (const el of nb.querySelectorAll('[data-mime-type="application/vnd.jupyter.stderr"]'))
+        if (/Traceback \\(most recent call last\\)|^\\w*(Error|Exception)\\b/m.test(el.innerText))
+            found.push(el.innerText.trim().slice(0, 300));
+    for (const el of nb.querySelectorAll('.lab-msg-error')) found.push(el.innerText.trim().slice(0, 300));
+    if (nb.innerText.includes('Error displaying widget')) found.push('Error displaying widget');
     return found;
 }"""
 PROMPTS_JS = """() => Array.from(document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt'))
                    .map(p => p.innerText.trim())"""
 
 
-def all_cells_ran(page) -> bool:
+def every_cell_numbered(page) -> bool:
     """Every code cell shows an execution count ("[12]:"), none is queued or running ("[*]:")."""
     prompts = page.evaluate(PROMPTS_JS)
-    return bool(prompts) and all(re.fullmatch(r"\[\d+\]:", p) for p in prompts) and kernel_idle(page)
+    return bool(prompts) and all(re.fullmatch(r"\[\d+\]:", p) for p in prompts)
+
+
+def all_cells_ran(page) -> bool:
+    """Every code cell ran and the kernel is idle (it turns busy again for a moment whenever a widget sends it a
+    message, so a later check asks only :func:`every_cell_numbered`)."""
+    return every_cell_numbered(page) and kernel_idle(page)
 
 
 def error_outputs(page) -> list[str]:
@@ -96,6 +103,13 @@ def plots_drawn(page) -> None:
         exercise_check_turns_green(page, show.format("lab-check-pass", "correct"))
         with pytest.raises(AssertionError, match="try a smaller eps"):
             exercise_check_turns_green(page, show.format("lab-check-fail", "not yet: try a smaller eps"))
+    run_new_cell(page, "1 / 0")                # the error detector sees a cell's traceback...
+    wait_until(page, lambda: any("ZeroDivisionError" in e for e in error_outputs(page)), 30, "the traceback")
+    page.locator(".jp-Notebook .jp-CodeCell").nth(-2).locator(".jp-InputArea-prompt").click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("d")
+    page.keyboard.press("d")                   # ...and the cell is deleted again
+    wait_until(page, lambda: not error_outputs(page), 10, "the failing cell to be deleted")
 
 
 def playground_stop(page) -> None:
@@ -157,17 +171,22 @@ def registered(table: dict, notebook: str):
     return next((v for k, v in table.items() if notebook.startswith(k)), None)
 
 
+def run_new_cell(page, source: str) -> None:
+    """Add ``source`` as a new code cell at the end of the notebook and run it (as a learner would)."""
+    page.locator(".jp-Notebook .jp-Cell").last.click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("b")                   # a new code cell below (command mode), edited after Enter
+    page.keyboard.press("Enter")
+    page.keyboard.insert_text(source)
+    page.keyboard.press("Shift+Enter")         # runs it and adds an empty cell below
+
+
 def exercise_check_turns_green(page, answer: str, timeout: float = 120) -> None:
     """Add ``answer`` as a new last cell, run it, and wait for its check to render ``lab-check-pass`` (a
     ``lab-check-fail`` fails at once with the check's hint)."""
     passed, failed = page.locator(".jp-Notebook .lab-check-pass"), page.locator(".jp-Notebook .lab-check-fail")
     before_pass, before_fail = passed.count(), failed.count()
-    page.locator(".jp-Notebook .jp-Cell").last.click()
-    page.keyboard.press("Escape")
-    page.keyboard.press("b")                   # a new code cell below (command mode), edited after Enter
-    page.keyboard.press("Enter")
-    page.keyboard.insert_text(answer)
-    page.keyboard.press("Shift+Enter")
+    run_new_cell(page, answer)
     wait_until(page, lambda: passed.count() > before_pass or failed.count() > before_fail, timeout,
                "the exercise check")
     assert failed.count() == before_fail, failed.last.inner_text()
@@ -195,10 +214,16 @@ def test_notebook_runs_all_cleanly_in_the_browser(notebook, jupyter_lab):
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
         page.wait_for_timeout(500)
-        wait_until(page, lambda: all_cells_ran(page) or error_outputs(page), RUN_ALL_TIMEOUT, f"Run All of {notebook}")
+        seen: list[str] = []                   # every error shown during the run, also one that went away again
+
+        def finished() -> bool:
+            seen.extend(e for e in error_outputs(page) if e not in seen)
+            return all_cells_ran(page) or (bool(seen) and kernel_idle(page))     # an error stops Run All
+
+        wait_until(page, finished, RUN_ALL_TIMEOUT, f"Run All of {notebook}")
         seconds = time.monotonic() - start
-        assert not error_outputs(page), error_outputs(page)
-        assert all_cells_ran(page)
+        assert not seen, seen
+        assert every_cell_numbered(page)
         TIMES[notebook] = {"seconds": round(seconds, 1), "load_before": round(load, 2),
                            "load_after": round(os.getloadavg()[0], 2),
                            "mode": "defaults" if os.environ.get("LAB_BROWSER_DEFAULTS") == "1" else "LAB_FAST=1"}
