@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab reset-notebook test demo install clean
+.PHONY: lab reset-notebook app test demo install clean
 
 # Create the venv if missing and (re)install whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -27,6 +27,14 @@ lab: $(STAMP)
 # A clean copy of one notebook; yours is kept beside it, renamed: make reset-notebook NB=01_coupling_playground
 reset-notebook: $(STAMP)
 	$(PY) -m lab.workspace --target $(WORK) --reset "$(NB)"
+
+# The classroom app: the coupling playground, the W inspector and the compression studio as code-free pages
+# (voila serves app/, one tiny notebook per page; start at the menu page it prints), bound to localhost with a
+# token like `make lab`. Each page starts its own kernel; runs are saved in runs/, shared with the notebooks.
+APP_PORT ?= 8866
+app: $(STAMP)
+	@echo "classroom app: open http://127.0.0.1:$(APP_PORT)/voila/render/index.ipynb?token=... (the token is printed below)"
+	$(VENV)/bin/voila app --no-browser --port=$(APP_PORT) --Voila.ip=127.0.0.1 --token --strip_sources=True
 
 # The whole test suite (the browser test needs Debian's Chromium: installed with apt when missing).
 test: $(STAMP) chromium postgres converter

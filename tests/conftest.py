@@ -17,3 +17,10 @@ def digits():
 def synthetic():
     from lab.data import load_synthetic
     return load_synthetic(num_modules=4, structure="chain", seed=0)
+
+
+@pytest.fixture(scope="session")
+def jupyter_lab(tmp_path_factory):
+    """One JupyterLab server for every browser test of the session (tests/test_browser.py: ``lab_server``)."""
+    from test_browser import lab_server
+    yield from lab_server(tmp_path_factory)

@@ -1,6 +1,7 @@
 """The notebooks in a real browser: JupyterLab + Debian's Chromium driven by Playwright.
 
-One JupyterLab (free localhost port, token on) serves copies of the notebooks for the module's tests:
+One JupyterLab (free localhost port, token on; one per session, shared with test_browser_notebooks.py) serves
+copies of the notebooks:
 
 * the playground (01_coupling_playground.ipynb): run all cells, click Train and watch the W heatmap
   change, then start a long run and check that Stop ends it before its last epoch;
@@ -96,18 +97,20 @@ class Lab:
         return iter((self.base, self.token))
 
 
-@pytest.fixture(scope="module")
-def jupyter_lab(tmp_path_factory):
-    """A JupyterLab server on copies of the notebooks (and the panels notebook); yields a :class:`Lab`."""
+def lab_server(tmp_path_factory):
+    """A JupyterLab server on copies of every notebook (and the panels notebook); yields a :class:`Lab`.
+    One server for the session: the ``jupyter_lab`` fixture in conftest.py. ``LAB_BROWSER_DEFAULTS=1`` runs
+    its kernels with the notebooks' defaults (a user's run) instead of ``LAB_FAST=1``."""
     require_chromium()                          # skip (or fail) before starting a server for nothing
     tmp_path = tmp_path_factory.mktemp("jupyterlab")
     nb_dir = tmp_path / "notebooks"
     nb_dir.mkdir()
-    for name in (NOTEBOOK, START):              # the server may save them: never the originals
-        shutil.copy(ROOT / "notebooks" / name, nb_dir / name)
+    for path in (ROOT / "notebooks").glob("*.ipynb"):      # the server may save them: never the originals
+        shutil.copy(path, nb_dir / path.name)
     nbformat.write(panels_notebook(tmp_path / "panel-runs"), nb_dir / PANELS)
     port, token = free_port(), secrets.token_hex(16)
-    env = {**os.environ, "LAB_FAST": "1", "LAB_RUNS": str(tmp_path / "runs"),
+    fast = "0" if os.environ.get("LAB_BROWSER_DEFAULTS") == "1" else "1"
+    env = {**os.environ, "LAB_FAST": fast, "LAB_RUNS": str(tmp_path / "runs"),
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws"),
            "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings")}
     notices = tmp_path / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"

@@ -54,6 +54,7 @@ def test_start_watch_stop_resume_and_open_a_compression_trial(runs):
     assert tp.run()                                          # the default path of a notebook: waits
     assert tp.error is None and len(tp.study.get_trials(states=(TrialState.COMPLETE,))) == 2
     assert tp.rows and tp.trial_select.options and "Pareto trials" in tp.table.value
+    assert tp.trial_select.value in [r["trial"] for r in tp.rows]    # a Pareto trial is chosen: "Open" works
     assert [t.name for t in tp.front_view.figure.data] == ["trials", "Pareto front"]
     assert tp.status.value.startswith("done: 2 complete")
     for view in VIEWS:                                       # Optuna's own plotly views of the study

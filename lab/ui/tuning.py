@@ -152,8 +152,8 @@ class TuningPanel(TrainingPanel):
         if [v for _, v in options] != [v for _, v in self.trial_select.options]:
             current = self.trial_select.value
             self.trial_select.options = options
-            if current in [v for _, v in options]:
-                self.trial_select.value = current
+            values = [v for _, v in options]         # keep the choice; else the first trial (never a blank choice)
+            self.trial_select.value = current if current in values else (values[0] if values else None)
 
     def show_view(self, view: str | None = None) -> None:
         """Draw one of Optuna's views (``lab.tune.figures.VIEWS``) of the study."""
