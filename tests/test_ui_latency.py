@@ -205,6 +205,20 @@ def test_a_train_click_says_so_at_once_and_a_second_run_sends_kilobytes(tmp_path
     assert state_bytes(list(live_widgets().values())) < STATE_BUDGET
 
 
+def test_the_first_W_is_on_screen_before_the_training_thread_starts(tmp_path):
+    pg = CouplingPlayground(PlaygroundConfig(**SMALL), runs_root=tmp_path / "runs", update_interval=0.0)
+    pg.prepare()                                      # what the click does before it starts the thread
+    fw = pg.W_view.figure
+    assert fw is not None and fw.layout.title.text == "W of cross_stitch before training"
+    shown = [np.asarray(t.z, dtype=float) for t in fw.data]
+    assert pg.run()                                   # the run's own W before training is the one shown
+    h = pg.history
+    assert len(shown) == len(h.W_init) == 2
+    for z, W in zip(shown, h.W_init):
+        np.testing.assert_allclose(z, np.asarray(W), rtol=1e-6)
+    assert [list(t.x) for t in fw.data] == [list(h.task_names)] * 2
+
+
 def test_a_long_run_draws_at_most_400_step_losses():
     h = History(task_names=["a"], strategy="cross_stitch", steps_per_epoch=100)
     h.step_loss = list(np.linspace(3.0, 0.5, 5000))
