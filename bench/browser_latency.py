@@ -17,8 +17,9 @@ is painted). Measured:
 * W inspector epoch scrubber step -> the heatmap titled with the new epoch.
 
 The kernel's share comes from the kernel's own clock: the notebook wraps ``ipywidgets.Widget._handle_msg``
-(a browser message arrives) and ``Widget._send`` (an update leaves); kernel ms = last update of the
-output's widget class sent before the output was on screen - the arrival of the input's message.
+(a browser message arrives) and ``Widget._send`` (an update leaves); kernel ms = the first update of the
+output's widget class sent after the input's message arrived - that arrival. The rest (total - kernel) is
+transport, the browser's queue and drawing.
 Reports median / p90 / max per measurement, and the widget-state bytes the notebook would store.
 """
 from __future__ import annotations
@@ -86,8 +87,10 @@ PAGE_JS = """() => {
       const waits = specs.map(s => new Promise(resolve => {
         const el = document.querySelector(s.selector);
         const check = new Function('el', 'return (' + s.check + ');');
+        const probe = () => { try { return JSON.stringify(new Function('return (' + s.probe + ');')()).slice(0, 300); }
+                              catch (e) { return String(e); } };
         const finish = (why) => requestAnimationFrame(() => setTimeout(() =>
-          resolve([s.name, why ? null : performance.now()]), 0));
+          resolve([s.name, why ? null : performance.now(), why && s.probe ? probe() : null]), 0));
         let settled = false;
         const test = () => {
           if (settled) return;
@@ -104,7 +107,10 @@ PAGE_JS = """() => {
       window.__lab.done = Promise.all(waits).then(pairs => {
         const t0 = window.__lab.t0;
         const out = {t0_epoch_ms: performance.timeOrigin + t0};
-        for (const [name, t] of pairs) out[name] = t === null ? null : t - t0;
+        for (const [name, t, seen] of pairs) {
+          out[name] = t === null ? null : t - t0;
+          if (seen !== null) out[name + '_seen'] = seen;      // what the page showed when it timed out
+        }
         return out;
       });
     },
@@ -204,21 +210,37 @@ def measure(page, specs: list[dict], act, timeout_ms: int = 20_000) -> dict:
     return page.evaluate("() => window.__lab.done")
 
 
-def gd(css: str) -> str:
-    return f"document.querySelector('{css} .js-plotly-plot')"
+def plots(css: str, what: str) -> str:
+    """A JS expression: ``what`` of every plotly graph div ``g`` inside ``css`` (the probe of a timed-out check)."""
+    return f"Array.from(document.querySelectorAll('{css} .js-plotly-plot')).map(g => {{ try {{ return {what}; }} " \
+           "catch (e) { return String(e); } })"
+
+
+def any_plot(css: str, test: str) -> str:
+    """A JS check: some plotly graph div ``g`` inside ``css`` passes ``test`` (every one is tried: a view
+    replaced by a new widget may linger in the box for a while)."""
+    return f"Array.from(document.querySelectorAll('{css} .js-plotly-plot')).some(g => {{ try {{ return {test}; }} " \
+           "catch (e) { return false; } })"
+
+
+def show(page, css: str) -> None:
+    """Scroll ``css`` to the middle of the window: the output must be on screen to be timed as on screen
+    (plotly.js may hold back drawing a figure outside the window), and its input stays in view too."""
+    page.locator(css).first.evaluate("el => el.scrollIntoView({block: 'center'})")
+    page.wait_for_timeout(200)
 
 
 def slider_steps(page, reps: int) -> list[dict]:
     handle = page.locator(".lab-sparsity .noUi-handle").first
-    handle.scroll_into_view_if_needed()
+    show(page, ".lab-preview-info")
     out = []
     for k in range(reps):
         key = "ArrowLeft" if (k // 5) % 2 else "ArrowRight"       # walk 5 steps right, 5 left, ...
         now = float(text(page, ".lab-sparsity .widget-readout") or "nan")
         target = round(now + (0.01 if key == "ArrowRight" else -0.01), 2)
         specs = [{"name": "figure", "selector": ".lab-preview-view",
-                  "check": f"(() => {{ const g = {gd('.lab-preview-view')}; return g && g.data && g.data[1] && "
-                           f"Math.abs(g.data[1].x[0] - {target}) < 1e-6; }})()"},
+                  "check": any_plot(".lab-preview-view", f"Math.abs(g.data[1].x[0] - {target}) < 1e-6"),
+                  "probe": plots(".lab-preview-view", "Array.from(g.data[1].x)")},
                  {"name": "table", "selector": ".lab-preview-info",
                   "check": f"el.innerText.includes('sparsity {target:.2f}')"}]
         handle.focus()
@@ -240,10 +262,11 @@ def train_clicks(page, reps: int) -> list[dict]:
         specs = [{"name": "first_response", "selector": ".lab-playground .lab-status",
                   "check": f"el.innerText.trim() !== {json.dumps(before)}"},
                  {"name": "first_W", "selector": ".lab-W-view",
-                  "check": f"(() => {{ const g = {gd('.lab-W-view')}; return g && g.layout && g.layout.title && "
-                           "String(g.layout.title.text || g.layout.title).includes('before training'); })()"}]
+                  "check": any_plot(".lab-W-view", "String(g.layout.title.text || g.layout.title)"
+                                                   ".includes('before training')"),
+                  "probe": plots(".lab-W-view", "String(g.layout.title.text || g.layout.title)")}]
         button = page.locator(".lab-playground .lab-train").first
-        button.scroll_into_view_if_needed()
+        show(page, ".lab-W-view")
         out.append(measure(page, specs, lambda: button.click()))
     wait_until(page, lambda: text(page, ".lab-playground .lab-status").startswith("done:"), 180, "the last run")
     return out
@@ -251,15 +274,16 @@ def train_clicks(page, reps: int) -> list[dict]:
 
 def scrub_steps(page, reps: int) -> list[dict]:
     handle = page.locator(".lab-inspector .lab-epoch .noUi-handle").first
-    handle.scroll_into_view_if_needed()
+    show(page, ".lab-inspector-W")
     out = []
     for k in range(reps):
         now = int(text(page, ".lab-inspector .lab-epoch .widget-readout") or 0)
         key = "ArrowLeft" if (k // 3) % 2 == 0 and now > 0 else "ArrowRight"    # 3 epochs back, 3 forward, ...
         target = now - 1 if key == "ArrowLeft" else now + 1
         specs = [{"name": "W", "selector": ".lab-inspector-W",
-                  "check": f"(() => {{ const g = {gd('.lab-inspector-W')}; return g && g.layout && g.layout.title "
-                           f"&& /epoch {target}( |$)/.test(String(g.layout.title.text || g.layout.title)); }})()"}]
+                  "check": any_plot(".lab-inspector-W",
+                                    f"/epoch {target}( |$)/.test(String(g.layout.title.text || g.layout.title))"),
+                  "probe": plots(".lab-inspector-W", "String(g.layout.title.text || g.layout.title)")}]
         handle.focus()
         out.append({"target": target, **measure(page, specs, lambda: page.keyboard.press(key))})
         page.wait_for_timeout(300)
@@ -267,8 +291,8 @@ def scrub_steps(page, reps: int) -> list[dict]:
 
 
 def kernel_share(rows: list[dict], bench: dict, name: str, input_class: str, output_classes: tuple[str, ...]) -> None:
-    """Add ``<name>_kernel`` (ms) to each row: last update of ``output_classes`` sent before the output was on
-    screen, minus the arrival of the first ``input_class`` message after the input event (kernel clock)."""
+    """Add ``<name>_kernel`` (ms) to each row: the first update of ``output_classes`` sent after the input's
+    message arrived (and before the output was on screen), minus that arrival (kernel clock)."""
     for row in rows:
         if row.get(name) is None:
             continue
@@ -276,7 +300,7 @@ def kernel_share(rows: list[dict], bench: dict, name: str, input_class: str, out
         done = t0 + row[name] / 1000
         arrived = [start for start, _, cls in bench["recv"] if cls == input_class and start >= t0 - 0.05]
         sent = [t for t, cls, _ in bench["send"] if cls in output_classes and (arrived and arrived[0] <= t <= done)]
-        row[f"{name}_kernel"] = 1000 * (sent[-1] - arrived[0]) if arrived and sent else None
+        row[f"{name}_kernel"] = 1000 * (sent[0] - arrived[0]) if arrived and sent else None
 
 
 def bytes_sent(rows: list[dict], bench: dict, name: str) -> None:
@@ -306,7 +330,7 @@ def run(repo: Path, reps: int, train_reps: int, epochs: int, chromium: Path, hea
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(chromium), headless=headless, args=LAUNCH_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page = browser.new_page(viewport={"width": 1400, "height": 1600})
             try:
                 page.goto(f"{base}/lab/workspaces/latency/tree/{NOTEBOOK}?token={token}")
                 page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
@@ -371,7 +395,7 @@ def run(repo: Path, reps: int, train_reps: int, epochs: int, chromium: Path, hea
             "summary": {k: summary(v) for k, v in results.items()},
             "kernel": {k: summary(v) for k, v in kernel.items()},
             "bytes": {k: summary(v) for k, v in sent.items()},
-            "raw": {"slider": slider, "train": train, "scrub": scrub}}
+            "raw": {"slider": slider, "train": train, "scrub": scrub}, "kernel_log": bench}
 
 
 def table(result: dict) -> str:

@@ -13,7 +13,7 @@ def test_summary_gives_median_p90_max_and_counts_what_timed_out():
     assert bl.summary([None])["median"] is None and bl.summary([None])["missed"] == 1
 
 
-def test_the_kernel_share_runs_from_the_input_message_to_the_last_update_before_the_screen():
+def test_the_kernel_share_runs_from_the_input_message_to_the_first_update_of_the_output():
     t0 = 1000.0                                        # seconds since the epoch, browser and kernel alike
     bench = {"recv": [(t0 - 5, t0 - 4.9, "FloatSlider"), (t0 + 0.010, t0 + 0.012, "FloatSlider")],
              "send": [(t0 + 0.050, "HTML", 300), (t0 + 0.080, "LabFigureWidget", 900),
@@ -21,7 +21,7 @@ def test_the_kernel_share_runs_from_the_input_message_to_the_last_update_before_
     rows = [{"t0_epoch_ms": 1000 * t0, "figure": 120.0, "table": 70.0}, {"t0_epoch_ms": 1000 * t0, "figure": None}]
     bl.kernel_share(rows, bench, "figure", "FloatSlider", bl.FIGURE_CLASSES)
     bl.kernel_share(rows, bench, "table", "FloatSlider", ("HTML",))
-    assert rows[0]["figure_kernel"] == pytest.approx(80.0) and rows[0]["table_kernel"] == pytest.approx(40.0)
+    assert rows[0]["figure_kernel"] == pytest.approx(70.0) and rows[0]["table_kernel"] == pytest.approx(40.0)
     assert "figure_kernel" not in rows[1]
     bl.bytes_sent(rows, bench, "figure")
     assert rows[0]["bytes"] == 300 + 900 + 100 + 5000          # what left within 0.5 s after the figure
