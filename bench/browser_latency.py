@@ -72,7 +72,7 @@ CELLS = [
     "pg.run()\npg",
     "insp = WInspector()\ninsp",
     'print("BENCH" + json.dumps({"recv": _bench["recv"], "send": _bench["send"], "state": '
-    'len(json.dumps(ipywidgets.Widget.get_manager_state(drop_defaults=True), default=str))}))',
+    'len(json.dumps(ipywidgets.Widget.get_manager_state(drop_defaults=False), default=str))}))',
 ]
 
 # window.__lab.arm(specs): resolve window.__lab.done with {name: ms after the input event} once each spec's
