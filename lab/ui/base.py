@@ -200,9 +200,12 @@ class TrainingPanel:
                 self.show_message("Training is already running: press Stop, or wait until it ends, "
                                   "before you press Train again.", "warning")
                 return None
+            before = self.status.value
+            self.status.value = "starting: checking the settings..."     # on screen before any work
             try:
                 job = self.prepare()
             except (ValueError, TypeError) as err:
+                self.status.value = before
                 self.error = readable_error(err)
                 self.show_message(f"Cannot train with these settings: {self.error}", "error")
                 return None

@@ -69,6 +69,7 @@ class WInspector:
         self._loaded: dict[str, Path] = {}         # runs loaded from a typed path
         self.notes: list[RunNote] = []             # folders the last refresh skipped, and why
         self.shown_run: str | None = None          # the run whose W the views show (None: nothing shown)
+        self._heatmap_key: tuple | None = None     # (run, its History, stage) of the heatmaps shown: scrub in place
         self.message_text = ""
         self.root_text = widgets.Text(value=str(resolve_runs_root(runs_root)), description="runs folder", style=s,
                                       layout=wide())
@@ -203,7 +204,7 @@ class WInspector:
     # --- rendering --------------------------------------------------------------------------------------------
     def _clear_views(self, why: str) -> None:
         """Show no W at all (never the previous run's under the new name)."""
-        self.shown_run = None
+        self.shown_run, self._heatmap_key = None, None
         self.summary.value = ""
         for view in (self.W_view, self.trajectory_view, self.curves_view, self.truth_view):
             view.clear(html.escape(why))
@@ -271,6 +272,10 @@ class WInspector:
         stage = self.stage.value
         kind = self.view.value
         name = self.run_select.value
+        heatmap_key = (name, id(h), stage) if kind == "heatmap" and not self.compare_select.value else None
+        if heatmap_key is not None and heatmap_key == self._heatmap_key and self._scrub(h, epoch, stage):
+            self.shown_run = name
+            return
         try:
             if self.compare_select.value:
                 other = self.history(self.compare_select.value)
@@ -285,19 +290,38 @@ class WInspector:
                 fig = W_graph(h, threshold=self.threshold.value, slider=False, epoch=epoch, stage=s,
                               title=f"W of {h.strategy}, stage {s + 1}, epoch {epoch} as a graph")
             elif stage == ALL_STAGES:
-                fig = W_heatmaps(h, epoch=epoch, title=f"W of {h.strategy}, epoch {epoch}"
-                                 + (" (before training)" if epoch == 0 else ""))
+                fig = W_heatmaps(h, epoch=epoch, title=self._title(h, epoch, stage))
             else:
                 mats = as_matrices(h, epoch)
                 fig = W_heatmaps([mats[stage]], module_labels(h, mats[stage].shape[0]),
-                                 title=f"W of {h.strategy}, stage {stage + 1}, epoch {epoch}")
+                                 title=self._title(h, epoch, stage))
         except (ValueError, OSError) as err:
             self.show_message(f"Cannot draw this W: {readable_error(err)}", "error")
             self.W_view.clear(html.escape(f"W of {name} could not be drawn"))
-            self.shown_run = None
+            self.shown_run, self._heatmap_key = None, None
             return
         self.W_view.show(fig)
         self.shown_run = name
+        self._heatmap_key = heatmap_key
+
+    def _title(self, h: History, epoch: int, stage: int) -> str:
+        if stage == ALL_STAGES:
+            return f"W of {h.strategy}, epoch {epoch}" + (" (before training)" if epoch == 0 else "")
+        return f"W of {h.strategy}, stage {stage + 1}, epoch {epoch}"
+
+    def _scrub(self, h: History, epoch: int, stage: int) -> bool:
+        """The epoch slider on the heatmaps of one run: set only z, the colour range and the title in place
+        (no new figure). False when the shown figure does not fit (then it is drawn anew)."""
+        try:
+            mats = as_matrices(h, epoch)
+        except ValueError:
+            return False
+        mats = mats if stage == ALL_STAGES else mats[stage:stage + 1]
+        fw = self.W_view.figure
+        if fw is None or len(fw.data) != len(mats) or any(np.shape(t.z) != W.shape for t, W in zip(fw.data, mats)):
+            return False
+        zmax = max(max(float(np.abs(W).max()) for W in mats), 1e-6)       # as W_heatmaps: one scale for all
+        return self.W_view.restyle([dict(z=W, zmin=-zmax, zmax=zmax) for W in mats], self._title(h, epoch, stage))
 
     def _sync_visibility(self) -> None:
         self.threshold.layout.display = None if self.view.value == "graph" else "none"

@@ -198,20 +198,30 @@ class CouplingPlayground(TrainingPanel):
     def prepare(self) -> Job:
         config = self.read_config()
         data = self._load(config)
-        for strategy in config.strategies():    # fail now, with the reason, not halfway through
-            build_system(data, config.system_config(strategy))
+        systems = [build_system(data, config.system_config(strategy))    # fail now, with the reason, not
+                   for strategy in config.strategies()]                   # halfway through
         config.make_weighting()
         config.adversarial_training(data)
+        # your run's W before training depends on the settings only (w_init), not on the seed: on screen now,
+        # with the click's first response, instead of after the training thread has built its own system
+        self._show_W(systems[0], None, title=f"W of {systems[0].strategy} before training")
         return partial(self._train_all, config, data)
 
-    def _show_W(self, system, history: History, title: str) -> None:
-        """Show ``system``'s W, its rows and columns named after ``history``'s tasks (the data's, not the last
-        run's: the cheap in-place update is taken only when the shapes and the module names both match)."""
+    def _show_W(self, system, history: History | None, title: str) -> None:
+        """Show ``system``'s W, its rows and columns named after ``history``'s tasks (None: the system's), the
+        data's, not the last run's: the cheap in-place update is taken only when the shapes and the module
+        names both match."""
         mats = [W.detach().cpu().numpy() for W in system.coupling_matrices()]
-        labels = module_labels(history, mats[0].shape[0])
+        n = mats[0].shape[0]
+        labels = (module_labels(history, n) if history is not None else
+                  list(system.task_names) if len(system.task_names) == n else [f"m{i}" for i in range(n)])
         fw = self.W_view.figure
-        if fw is not None and all(t.type == "heatmap" and np.shape(t.z) == W.shape and list(t.x) == labels
-                                  and list(t.y) == labels for t, W in zip(fw.data, mats)):
+        if fw is not None and len(fw.data) == len(mats) and all(
+                t.type == "heatmap" and np.shape(t.z) == W.shape and list(t.x) == labels and list(t.y) == labels
+                for t, W in zip(fw.data, mats)):
+            if fw.layout.title.text == title and all(np.array_equal(np.asarray(t.z), W)
+                                                     for t, W in zip(fw.data, mats)):
+                return                                                     # on screen already: send nothing
             zmax = max(max(float(np.abs(W).max()) for W in mats), 1e-6)    # cheap in-place update
             if self.W_view.restyle([dict(z=W, zmin=-zmax, zmax=zmax) for W in mats], title):
                 return

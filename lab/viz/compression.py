@@ -47,12 +47,34 @@ def compression_preview(points: dict[float, tuple[float, int]], sparsity: float,
                       annotation_text="torch.save fp32", annotation_position="bottom left")
     fig.update_xaxes(title_text="sparsity (fraction of weights set to zero)", range=[-0.02, 1.0])
     fig.update_yaxes(title_text="test accuracy (%)", range=[0, 101], row=1, col=1)
-    sizes = [points[s][1] for s in xs] + [size] + ([dense_bytes] if dense_bytes else [])
     fig.update_yaxes(title_text="bytes on disk (log)", type="log", row=1, col=2,      # room for the dashed line
-                     range=[math.log10(0.8 * min(sizes)), math.log10(1.4 * max(sizes))])
+                     range=_bytes_range(points, size, dense_bytes))
     fig.update_layout(title=title or f"preview: prune + {bits_label} weights, no fine-tuning", width=940, height=400,
                       showlegend=False, meta={"sparsity": sparsity, "bits": bits_label})
     return fig
+
+
+def _bytes_range(points: dict[float, tuple[float, int]], size: int, dense_bytes: int | None) -> list[float]:
+    """The log10 range of the bytes axis: every point, the marker and the dashed line, with a margin."""
+    sizes = [b for _, b in points.values()] + [size] + ([dense_bytes] if dense_bytes else [])
+    return [math.log10(0.8 * min(sizes)), math.log10(1.4 * max(sizes))]
+
+
+def compression_preview_update(points: dict[float, tuple[float, int]], sparsity: float, accuracy: float, size: int,
+                               bits_label: str = "float", dense_bytes: int | None = None,
+                               curves: bool = True) -> tuple[dict[int, dict], dict]:
+    """What changes in a :func:`compression_preview` figure when the slider moves at the same bits setting:
+    ``(traces, layout)`` for ``FigureView.patch`` - the two diamonds (traces 1 and 3), the two curves
+    (traces 0 and 2, only with ``curves=True``: when the curve gained a point) and the bytes axis' range.
+    Applied to the figure of the previous step it gives the figure ``compression_preview`` draws for this one.
+    """
+    traces: dict[int, dict] = {1: {"x": [sparsity], "y": [100 * accuracy]}, 3: {"x": [sparsity], "y": [size]}}
+    if curves:
+        xs = sorted(points)
+        traces[0] = {"x": xs, "y": [100 * points[s][0] for s in xs]}
+        traces[2] = {"x": xs, "y": [points[s][1] for s in xs]}
+    layout = {"yaxis2.range": _bytes_range(points, size, dense_bytes), "meta": {"sparsity": sparsity, "bits": bits_label}}
+    return traces, layout
 
 
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:

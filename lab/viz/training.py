@@ -15,18 +15,31 @@ def _metric_names(history: History) -> dict[str, str]:
     return {t["name"]: t.get("metric", "metric") for t in tasks if isinstance(t, dict) and "name" in t}
 
 
-def training_curves(history: History, title: str | None = None) -> go.Figure:
+def downsample(x: np.ndarray, y, max_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``max_points`` points of a long series for display: the mean x and y of equal consecutive
+    bins (the series itself when it is short enough). ``x``, ``y``: 1-D of the same length."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if max_points < 1:
+        raise ValueError(f"max_points must be >= 1, got {max_points}")
+    if len(y) <= max_points:
+        return x, y
+    edges = np.linspace(0, len(y), max_points + 1).round().astype(int)
+    return np.add.reduceat(x, edges[:-1]) / np.diff(edges), np.add.reduceat(y, edges[:-1]) / np.diff(edges)
+
+
+def training_curves(history: History, title: str | None = None, max_step_points: int = 400) -> go.Figure:
     """Per-task loss (train dashed, validation solid) and validation metric against the epoch.
 
-    The joint loss of every step is drawn in grey when ``history.steps_per_epoch`` is known.
+    The joint loss of every step is drawn in grey when ``history.steps_per_epoch`` is known, as at most
+    ``max_step_points`` bin means (a live figure stays a few KB however long the run).
     """
     fig = make_subplots(rows=1, cols=2, subplot_titles=("loss per task", "validation metric per task"),
                         horizontal_spacing=0.12)
     metric_of = _metric_names(history)
     spe = history.steps_per_epoch
     if spe and history.step_loss:
-        x = (np.arange(len(history.step_loss)) + 1) / spe
-        fig.add_trace(go.Scatter(x=x, y=history.step_loss, mode="lines", name="joint loss (steps)",
+        x, y = downsample((np.arange(len(history.step_loss)) + 1) / spe, history.step_loss, max_step_points)
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name="joint loss (steps)",
                                  line=dict(color="#bbb", width=1), hovertemplate="%{y:.3f}<extra>step</extra>"),
                       row=1, col=1)
     for k, task in enumerate(history.task_names):

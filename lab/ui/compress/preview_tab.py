@@ -3,7 +3,10 @@
 Every change calls ``lab.compress.Preview``: magnitude pruning + fake quantization of the trained
 model, no fine-tuning, scored on the test split, its packed file written to disk to count real
 bytes. A curve of accuracy (and bytes) vs sparsity at the chosen bits is measured once per bits
-setting (cached) and gains every point the slider visits. No job: it runs on the kernel's thread.
+setting (cached) and gains every point the slider visits. No job: a change made in Python runs on the
+calling thread; slider steps from the browser are coalesced (``LatestOnly``: the last step wins, nothing
+queues). A step at the same model and bits sends the readout table first, then patches the figure in place
+(the two diamonds; the curves only when they gained a point) instead of redrawing it.
 """
 from __future__ import annotations
 
@@ -18,7 +21,9 @@ from ...compress.preview import Preview, PreviewResult
 from ...compress.prune import check_sparsity
 from ...cost import count_flops, example_input
 from ...viz import compression_preview
+from ...viz.compression import compression_preview_update
 from ..base import DESCRIPTION_STYLE, field_layout, readable_error
+from ..coalesce import LatestOnly, from_browser
 from ..compress_config import BITS_CHOICES, parse_bits
 from ..compress_runs import LoadedModel
 from ..figure_view import FigureView
@@ -75,12 +80,14 @@ class PreviewTab(Tab):
         self._preview_lock = threading.RLock()
         self._example = None
         self._figure_key: tuple | None = None
+        self._figure_xs: list[float] = []        # the curves' sparsities drawn now
+        self._refresher = LatestOnly(self.refresh_preview, name="preview")
         self._quiet = True
         self.sparsity.value, self.bits.value, self.granularity.value = \
             sparsity, "float" if bits is None else str(check_bits(bits)), granularity
         self._quiet = False
         for w in (self.sparsity, self.bits, self.granularity):
-            w.observe(lambda _: self.refresh_preview(), names="value")
+            w.observe(lambda change: self._refresher.request(background=from_browser(change)), names="value")
         self.widget = widgets.VBox([
             widgets.HTML("Prune the smallest weights and round the rest to a <i>b</i>-bit grid - <b>no fine-tuning</b>,"
                          " so this is the raw damage; every slider move re-scores the model on the test split and "
@@ -142,18 +149,30 @@ class PreviewTab(Tab):
                 {"model": f"sparsity {sparsity:.2f}, {bits_label}", "acc_%": 100 * result.accuracy,
                  "bytes": result.bytes, "x_smaller": result.ratio, "kFLOPs": flops / 1000,
                  "eff_kFLOPs": effective / 1000}]
-        figure_key = (loaded.version, granularity, bits)    # same model and bits: only the points move
-        self.preview_view.show(compression_preview(points, sparsity, result.accuracy, result.bytes, bits_label,
-                                                   baseline=loaded.metric, dense_bytes=dense_bytes,
-                                                   title=f"preview of {loaded.label}: prune + {bits_label}, "
-                                                         "no fine-tuning"),
-                               fields=("x", "y") if figure_key == self._figure_key else None)
-        self._figure_key = figure_key
         self.preview_seconds = time.perf_counter() - t0
         caption = (f"test accuracy (mean over tasks), bytes of the file on disk (unmodified: torch.save; preview: the "
                    f"packed format), eff_kFLOPs: what a kernel skipping zeros would do; this preview took "
-                   f"{1000 * result.seconds:.0f} ms ({1000 * self.preview_seconds:.0f} ms with FLOPs and figure)")
-        self.preview_info.value = html_table(rows, digits=2, highlight=(1,), caption=caption)
+                   f"{1000 * result.seconds:.0f} ms ({1000 * self.preview_seconds:.0f} ms with FLOPs)")
+        self.preview_info.value = html_table(rows, digits=2, highlight=(1,), caption=caption)   # the cheap text first
+        self._draw(points, sparsity, result, bits_label, (loaded.version, granularity, bits), loaded, dense_bytes)
+        return result
+
+    def _draw(self, points: dict[float, tuple[float, int]], sparsity: float, result: PreviewResult, bits_label: str,
+              figure_key: tuple, loaded: LoadedModel, dense_bytes: int) -> None:
+        """Same model and bits as the figure shown: patch the diamonds (and the curves if they gained a point)
+        in place; else draw the figure."""
+        xs = sorted(points)
+        if figure_key == self._figure_key and self.preview_view.figure is not None:
+            traces, layout = compression_preview_update(points, sparsity, result.accuracy, result.bytes, bits_label,
+                                                        dense_bytes=dense_bytes, curves=xs != self._figure_xs)
+            if self.preview_view.patch(traces, layout):
+                self._figure_xs = xs
+                return
+        self.preview_view.show(compression_preview(points, sparsity, result.accuracy, result.bytes, bits_label,
+                                                   baseline=loaded.metric, dense_bytes=dense_bytes,
+                                                   title=f"preview of {loaded.label}: prune + {bits_label}, "
+                                                         "no fine-tuning"))
+        self._figure_key, self._figure_xs = figure_key, xs
         return result
 
     def refresh_preview(self) -> None:
@@ -171,8 +190,13 @@ class PreviewTab(Tab):
             if self.host.message_text.startswith(("Cannot preview", "There is no model to preview")):
                 self.host.show_message("")
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until slider steps from the browser are previewed; True when none is pending."""
+        return self._refresher.wait(timeout)
+
     def preview_text(self) -> str:
-        """The sliders' setting as one printable line."""
+        """The sliders' setting as one printable line (after any slider step still being previewed)."""
+        self._refresher.wait(60)
         r = self.preview_row
         if not r:
             return "(no preview yet)"
