@@ -270,3 +270,21 @@ def test_the_epoch_scrubber_sets_only_z_in_place(tmp_path, monkeypatch):
     insp.epoch.value = 0
     np.testing.assert_allclose(np.asarray(fw.data[0].z, dtype=float), np.asarray(h.W_init[1]))
     assert len(fw.data) == 1 and fw.layout.title.text == f"W of {h.strategy}, stage 2, epoch 0"
+
+
+def test_no_panel_makes_a_plain_figure_widget():
+    """A plain ``go.FigureWidget`` carries its own ~5 MB plotly.js (sent per figure, stored per figure in an
+    executed notebook): every panel of lab.ui makes ``LabFigureWidget``s (through FigureView or directly)."""
+    from pathlib import Path
+    ui = Path(__file__).resolve().parents[1] / "lab" / "ui"
+    plain = [p.relative_to(ui).as_posix() for p in sorted(ui.rglob("*.py"))
+             if p.name != "plotly_widget.py" and "FigureWidget(" in p.read_text(encoding="utf-8").replace(
+                 "LabFigureWidget(", "")]
+    assert plain == []
+
+
+def test_the_detection_panel_shows_its_figures_through_the_shared_plotly_js(tmp_path, monkeypatch):
+    from lab.ui.detection import DetectionPanel
+    panel = DetectionPanel(runs_root=tmp_path / "runs")
+    assert isinstance(panel.curves, LabFigureWidget) and isinstance(panel.view, LabFigureWidget)
+    assert state_bytes([panel.curves, panel.view]) < 100 * KB

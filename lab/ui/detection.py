@@ -31,6 +31,7 @@ from ..train import FunctionCallback, TrainConfig
 from ..validation import check_int, check_seed
 from ..viz.detection import classifier_view, detection_curves
 from .base import TrainingPanel, field_layout, settings_row, titled_column
+from .plotly_widget import LabFigureWidget
 
 ALL = "all"
 FAST_LIMIT, FAST_EPOCHS, SHOWN = 300, 3, 6
@@ -53,8 +54,9 @@ class DetectionPanel(TrainingPanel):
         self.epochs = widgets.IntSlider(value=FAST_EPOCHS if fast else DEFAULT_TRAIN.epochs, min=1, max=40,
                                         description="epochs", continuous_update=False, layout=field_layout())
         self.seed = widgets.IntText(value=0, description="seed", layout=field_layout("200px"))
-        self.curves = go.FigureWidget(detection_curves({}))
-        self.view = go.FigureWidget()
+        first = detection_curves({})     # LabFigureWidget: one shared plotly.js per kernel, not 5 MB per figure
+        self.curves = LabFigureWidget(data=first.data, layout=first.layout)
+        self.view = LabFigureWidget()
         self.table = widgets.HTML("")
         self.verdict = widgets.HTML("")
         self.results: dict[str, DetectionResult] = {}
