@@ -161,9 +161,32 @@ def tuning_open_trial(page) -> None:
                "the trial to open in a compression panel")
 
 
+def detection_lambda_train(page) -> None:
+    """07: pipeline only, the lambda slider at 0.25, Train: a new run with that lambda joins the table."""
+    panel = ".lab-detection"
+    page.locator(f"{panel} .lab-coupling select").first.select_option("pipeline")
+    set_slider(page, f"{panel} .lab-lambda", "0.25")
+    page.locator(f"{panel} .lab-train").first.click()
+    wait_until(page, lambda: "pipeline lambda=0.25" in text_of(page, f"{panel} .lab-results")
+               and text_of(page, f"{panel} .lab-status").startswith("done:"), 120, "the pipeline run at lambda 0.25")
+
+
+def arena_train(page) -> None:
+    """08: 3 epochs instead of the notebook's 5, Train: the duel figure is redrawn for 3 epochs."""
+    panel = ".lab-arena"
+    box = page.locator(f"{panel} .lab-epochs input").first
+    box.fill("3")
+    box.press("Enter")
+    assert "3 epochs" not in figure_text(page, panel)
+    page.locator(f"{panel} .lab-train").first.click()
+    wait_until(page, lambda: "3 epochs" in figure_text(page, panel)
+               and text_of(page, f"{panel} .lab-status").startswith("done:"), 120, "the arena's run of 3 epochs")
+
+
 INTERACTIONS: dict[str, Callable] = {
     "00_": plots_drawn, "01_": playground_stop, "02_": inspector_epoch, "03_": robustness_eps,
-    "04_": preview_sparsity, "05_": w_threshold, "06_": tuning_open_trial,
+    "04_": preview_sparsity, "05_": w_threshold, "06_": tuning_open_trial, "07_": detection_lambda_train,
+    "08_": arena_train,
 }
 # exercise checks (issue 12): notebook prefix -> the write-a-function exercise answered in the browser
 EXERCISE_ANSWERS: dict[str, str] = {
