@@ -191,6 +191,7 @@ INTERACTIONS: dict[str, Callable] = {
 # exercise checks (issue 12): notebook prefix -> the write-a-function exercise answered in the browser
 EXERCISE_ANSWERS: dict[str, str] = {
     "00_": "00.1", "01_": "01.1", "02_": "02.1", "03_": "03.1", "04_": "04.1", "05_": "05.1", "06_": "06.1",
+    "07_": "07.1", "08_": "08.1",
 }
 
 
