@@ -8,7 +8,7 @@ from bench.detection import main, paired, plan, summarise
 
 def _row(coupling, seed, detection, lam=1.0, detach=False):
     return {"coupling": coupling, "lambda": lam, "detach": detach, "seed": seed, "class_acc": detection,
-            "mean_iou": 0.8, "iou75": 0.5, "detection": detection, "proposal_iou": 0.8, "params": 100, "train_s": 1.0}
+            "mean_iou": 0.8, "iou50": 1.0, "iou75": 0.5, "detection": detection, "proposal_iou": 0.8, "params": 100, "train_s": 1.0}
 
 
 def test_plan_covers_every_coupling_and_lambda_plus_the_detached_pipelines():
