@@ -6,15 +6,19 @@ error (traceback, error box of a panel, "Error displaying widget"), then do the 
 (``INTERACTIONS``: a slider, Train, Stop, a button) and check what it changes on screen. A notebook without a
 registered interaction passes Run All and is then skipped with that reason.
 
-Exercise checks (issue 12) render with the CSS class ``lab-check-pass`` or ``lab-check-fail``:
-``EXERCISE_ANSWERS`` maps a notebook to a correct answer (code run in a new last cell) and
-:func:`exercise_check_turns_green` runs it and waits for the green check.
+Exercise checks (issue 12) render with the CSS class ``lab-check-pass`` or ``lab-check-fail`` and
+``data-exercise="NN.k"``. ``EXERCISE_ANSWERS`` names one write-a-function exercise per notebook; after the
+interaction, :func:`exercise_check_turns_green` checks that Run All left its skeleton red with a hint, types the
+teacher's function (``teacher.solutions.FUNCTIONS``, its source as a learner would write it) into the skeleton's
+cell in place of the skeleton, runs that cell alone (same page, same kernel: no second Run All) and waits for
+that exercise's check to turn green.
 
 The Run All times are printed (``pytest -s``) and, with ``LAB_BROWSER_TIMES=path.json``, written there.
 ``LAB_BROWSER_DEFAULTS=1`` runs the kernels with the notebooks' defaults (what a user gets) instead of LAB_FAST=1.
 """
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import re
@@ -95,14 +99,12 @@ def changes(page, read: Callable[[], object], act: Callable[[], None], what: str
 # --- one main interaction per notebook ---------------------------------------------------------------------
 def plots_drawn(page) -> None:
     """00 has no widget (training prints a text progress bar): its two W heatmaps are drawn. Its save-and-reload
-    check lives in test_browser.py. Here the exercise-check hook is also checked on two stand-in checks (a green
-    one passes, a red one fails with its hint) until the notebooks' own checks are registered."""
+    check lives in test_browser.py. Here the error detector is also checked on a failing cell, and the exercise
+    hook on a wrong answer (it must fail with the check's hint)."""
     wait_until(page, lambda: page.locator(".jp-Notebook .js-plotly-plot").count() >= 2, 30, "the two W heatmaps")
-    if registered(EXERCISE_ANSWERS, "00_") is None:
-        show = "from IPython.display import HTML\nHTML('<div class=\"{}\">{}</div>')"
-        exercise_check_turns_green(page, show.format("lab-check-pass", "correct"))
-        with pytest.raises(AssertionError, match="try a smaller eps"):
-            exercise_check_turns_green(page, show.format("lab-check-fail", "not yet: try a smaller eps"))
+    wrong = "from lab.ui.exercises import check\n\ndef my_mix(W, states):\n    return states\n\ncheck(\"00.1\", my_mix)"
+    with pytest.raises(AssertionError, match="Hint:"):
+        exercise_check_turns_green(page, "00.1", wrong, timeout=60)
     run_new_cell(page, "1 / 0")                # the error detector sees a cell's traceback...
     wait_until(page, lambda: any("ZeroDivisionError" in e for e in error_outputs(page)), 30, "the traceback")
     page.locator(".jp-Notebook .jp-CodeCell").nth(-2).locator(".jp-InputArea-prompt").click()
@@ -159,12 +161,47 @@ def tuning_open_trial(page) -> None:
                "the trial to open in a compression panel")
 
 
+def detection_lambda_train(page) -> None:
+    """07: pipeline only, the lambda slider at 0.25, Train: a new run with that lambda joins the table."""
+    panel = ".lab-detection"
+    page.locator(f"{panel} .lab-coupling select").first.select_option("pipeline")
+    set_slider(page, f"{panel} .lab-lambda", "0.25")
+    page.locator(f"{panel} .lab-train").first.click()
+    wait_until(page, lambda: "pipeline lambda=0.25" in text_of(page, f"{panel} .lab-results")
+               and text_of(page, f"{panel} .lab-status").startswith("done:"), 120, "the pipeline run at lambda 0.25")
+
+
+def arena_train(page) -> None:
+    """08: 3 epochs instead of the notebook's 5, Train: the duel figure is redrawn for 3 epochs."""
+    panel = ".lab-arena"
+    box = page.locator(f"{panel} .lab-epochs input").first
+    box.fill("3")
+    box.press("Enter")
+    assert "3 epochs" not in figure_text(page, panel)
+    page.locator(f"{panel} .lab-train").first.click()
+    wait_until(page, lambda: "3 epochs" in figure_text(page, panel)
+               and text_of(page, f"{panel} .lab-status").startswith("done:"), 120, "the arena's run of 3 epochs")
+
+
 INTERACTIONS: dict[str, Callable] = {
     "00_": plots_drawn, "01_": playground_stop, "02_": inspector_epoch, "03_": robustness_eps,
-    "04_": preview_sparsity, "05_": w_threshold, "06_": tuning_open_trial,
+    "04_": preview_sparsity, "05_": w_threshold, "06_": tuning_open_trial, "07_": detection_lambda_train,
+    "08_": arena_train,
 }
-# exercise checks (issue 12): notebook prefix -> code of a correct answer that ends in the notebook's check call
-EXERCISE_ANSWERS: dict[str, str] = {}
+# exercise checks (issue 12): notebook prefix -> the write-a-function exercise answered in the browser
+EXERCISE_ANSWERS: dict[str, str] = {
+    "00_": "00.1", "01_": "01.1", "02_": "02.1", "03_": "03.1", "04_": "04.1", "05_": "05.1", "06_": "06.1",
+    "07_": "07.1", "08_": "08.1",
+}
+
+
+def answer_source(number: str) -> str:
+    """The cell a learner who solved ``number`` would have: imports, the function written out, the check."""
+    from teacher.solutions import FUNCTIONS
+
+    fn = FUNCTIONS[number]
+    return ("import heapq\n\nimport numpy as np\nimport torch\n\nfrom lab.ui.exercises import check\n\n\n"
+            f"{inspect.getsource(fn).rstrip()}\n\n\ncheck(\"{number}\", {fn.__name__})")
 
 
 def registered(table: dict, notebook: str):
@@ -181,15 +218,39 @@ def run_new_cell(page, source: str) -> None:
     page.keyboard.press("Shift+Enter")         # runs it and adds an empty cell below
 
 
-def exercise_check_turns_green(page, answer: str, timeout: float = 120) -> None:
-    """Add ``answer`` as a new last cell, run it, and wait for its check to render ``lab-check-pass`` (a
-    ``lab-check-fail`` fails at once with the check's hint)."""
-    passed, failed = page.locator(".jp-Notebook .lab-check-pass"), page.locator(".jp-Notebook .lab-check-fail")
-    before_pass, before_fail = passed.count(), failed.count()
-    run_new_cell(page, answer)
-    wait_until(page, lambda: passed.count() > before_pass or failed.count() > before_fail, timeout,
-               "the exercise check")
-    assert failed.count() == before_fail, failed.last.inner_text()
+def check_cell(page, number: str):
+    """The code cell whose source calls exercise ``number``'s check."""
+    cells = page.locator(".jp-Notebook .jp-CodeCell").filter(
+        has=page.locator(".jp-InputArea-editor", has_text=f'check("{number}"'))
+    assert cells.count() == 1, f"{cells.count()} cells call check({number!r}, ...)"
+    return cells.first
+
+
+def exercise_check_turns_green(page, number: str, source: str, timeout: float = 120) -> None:
+    """Replace the source of exercise ``number``'s check cell by ``source`` (select all, type), run that cell
+    alone and wait until it ran again; its check must then be green (else fail with the red check's text)."""
+    cell = check_cell(page, number)
+    prompt = cell.locator(".jp-InputPrompt").first
+    before = prompt.inner_text().strip()
+    editor = cell.locator(".jp-InputArea-editor .cm-content").first
+    editor.scroll_into_view_if_needed()
+    editor.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(source)
+    page.keyboard.press("Control+Enter")       # runs this cell only and stays on it
+    wait_until(page, lambda: (now := prompt.inner_text().strip()) != before and re.fullmatch(r"\[\d+\]:", now),
+               timeout, f"exercise {number}'s cell to run again")
+    red = cell.locator(f".lab-check-fail[data-exercise='{number}']")
+    if red.count():
+        raise AssertionError(red.first.inner_text())
+    wait_until(page, lambda: cell.locator(f".lab-check-pass[data-exercise='{number}']").count(), 30,
+               f"exercise {number}'s green check")
+
+
+def skeleton_is_red(page, number: str) -> None:
+    """After Run All, the skeleton of exercise ``number`` shows its red check with a hint (not an error)."""
+    red = check_cell(page, number).locator(f".lab-check-fail[data-exercise='{number}']")
+    assert red.count() == 1 and "Hint:" in red.first.inner_text(), f"exercise {number}'s skeleton is not red"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -234,8 +295,9 @@ def test_notebook_runs_all_cleanly_in_the_browser(notebook, jupyter_lab):
             pytest.skip(f"{notebook}: Run All passed with no error; no main interaction is registered for it in "
                         "INTERACTIONS (tests/test_browser_notebooks.py) yet")
         interaction(page)
-        answer = registered(EXERCISE_ANSWERS, notebook)
-        if answer is not None:
-            exercise_check_turns_green(page, answer)
+        number = registered(EXERCISE_ANSWERS, notebook)
+        if number is not None:
+            skeleton_is_red(page, number)
+            exercise_check_turns_green(page, number, answer_source(number))
         page.wait_for_timeout(500)
         assert not error_outputs(page), error_outputs(page)

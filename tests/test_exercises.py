@@ -196,3 +196,36 @@ def test_dwa_inverted_ratio_and_weights_summing_to_one():
 
     assert "upside down" in _hint("06.1", inverted)
     assert "number of tasks" in _hint("06.1", to_one)
+
+
+def test_detection_score_written_as_learners_do():
+    from torchvision.ops import box_iou
+
+    def with_torchvision(logits, boxes, labels, target_boxes):           # a right answer using the library
+        iou = box_iou(boxes, target_boxes).diagonal()
+        return ((logits.argmax(1) == labels) & (iou >= 0.5)).float().mean().item()
+
+    def strict(logits, boxes, labels, target_boxes):
+        iou = box_iou(boxes, target_boxes).diagonal()
+        return ((logits.argmax(1) == labels) & (iou > 0.5)).float().mean()
+
+    def max_of_logits(logits, boxes, labels, target_boxes):              # compares the largest logit, not its class
+        iou = box_iou(boxes, target_boxes).diagonal()
+        return ((logits.max(1).values == labels) & (iou >= 0.5)).float().mean()
+
+    assert check_exercise("07.1", with_torchvision).passed
+    assert "IoU >= 0.5, not > 0.5" in check_exercise("07.1", strict).hint
+    wrong = check_exercise("07.1", max_of_logits)
+    assert not wrong.passed and "argmax" in wrong.hint                     # no known mistake: the generic hint
+    assert "one number" in check_exercise("07.1", lambda *a: {"score": 1}).message
+
+
+def test_delta_m_without_abs_or_over_the_method():
+    def no_abs(metrics, baseline):
+        return 100 * sum((metrics[t] - baseline[t]) / baseline[t] for t in metrics) / len(metrics)
+
+    def relative_to_method(metrics, baseline):
+        return 100 * sum((metrics[t] - baseline[t]) / abs(metrics[t]) for t in metrics) / len(metrics)
+
+    assert "|B_i|" in check_exercise("08.1", no_abs).hint
+    assert "baseline's" in check_exercise("08.1", relative_to_method).hint

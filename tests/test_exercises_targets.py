@@ -201,3 +201,34 @@ def test_06_3_new_hand_recipe(monkeypatch):
     tp = SimpleNamespace(context=object(), study=object(), config=SimpleNamespace(objectives=("accuracy", "bytes")))
     assert check_exercise("06.3", predict("06.3", "dominated"), tp).passed
     assert not check_exercise("06.3", predict("06.3", "not dominated"), tp).passed
+
+
+# --- notebook 07: the detection panel (rows as DetectionPanel.rows: {"run": label, **DetectionResult.row()}) ---
+def _row(coupling, lam, detection, detach=False):
+    return {"run": f"{coupling} lambda={lam:g}" + (" detached" if detach else ""), "coupling": coupling,
+            "lambda": lam, "detach": detach, "detection": detection, "class_acc": detection + 0.01, "mean_iou": 0.8}
+
+
+def test_07_2_detection_target_reads_every_run_of_the_panel():
+    assert "press Train" in check_exercise("07.2", SimpleNamespace(rows=[])).hint
+    assert "detection panel" in check_exercise("07.2", None).message
+    short = check_exercise("07.2", SimpleNamespace(rows=[_row("independent", 1.0, 0.41), _row("pipeline", 1.0, 0.83)]))
+    assert not short.passed and "pipeline lambda=1" in short.message and "83.0 %" in short.message
+    assert "lambda" in short.hint
+    done = SimpleNamespace(rows=[_row("pipeline", 1.0, 0.88, detach=True), _row("independent", 4.0, 0.47)])
+    result = check_exercise("07.2", done)
+    assert result.passed and "pipeline lambda=1 detached" in result.message
+
+
+def test_07_3_pipeline_vs_independent_at_the_latest_lambda_where_both_ran():
+    rows = [_row("independent", 1.0, 0.40), _row("pipeline", 1.0, 0.82), _row("cross_stitch", 4.0, 0.40),
+            _row("pipeline", 4.0, 0.47, detach=True)]                       # a detached run does not count
+    panel = SimpleNamespace(rows=rows)
+    right = check_exercise("07.3", predict("07.3", "pipeline"), panel)
+    assert right.passed and "at lambda 1" in right.message
+    wrong = check_exercise("07.3", predict("07.3", "about the same"), panel)
+    assert not wrong.passed and "measured 'pipeline'" in wrong.message and "crop" in wrong.hint
+    rows += [_row("independent", 4.0, 0.46), _row("pipeline", 4.0, 0.47)]
+    assert check_exercise("07.3", predict("07.3", "about the same"), panel).passed      # lambda 4, within 2 points
+    alone = check_exercise("07.3", predict("07.3", "pipeline"), SimpleNamespace(rows=[_row("pipeline", 1.0, 0.8)]))
+    assert not alone.passed and "independent at the same lambda" in alone.message

@@ -1,4 +1,4 @@
-"""Exercises that check themselves: write-a-function, target and prediction exercises for notebooks 00-06.
+"""Exercises that check themselves: write-a-function, target and prediction exercises for notebooks 00-08.
 
 Design (why a checker of the lab's own). otter-grader (``grader.check``) and jupyterquiz would be the
 well-kept choices, but neither fits here: they are not installed (and the lab installs nothing at class

@@ -1,4 +1,4 @@
-"""Every exercise of notebooks 00-06 by number ("NN.k": notebook NN, exercise k), with its kind and check."""
+"""Every exercise of notebooks 00-08 by number ("NN.k": notebook NN, exercise k), with its kind and check."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,6 +6,7 @@ from typing import Callable, Literal
 
 from . import compress_checks as cc
 from . import coupling_checks as kc
+from . import detection_checks as dc
 from . import targets
 from .checker import FunctionCheck
 from .predictions import QUESTIONS, check_prediction
@@ -62,6 +63,10 @@ EXERCISES: dict[str, Exercise] = {e.number: e for e in [
     _function(kc.DWA),
     Exercise("06.2", "target", "a front that beats every hand recipe", targets.front_beats_hand),
     _prediction("06.3"),
+    _function(dc.DETECTION_SCORE),
+    Exercise("07.2", "target", "a detection score of 85% or more", dc.detection_target),
+    _prediction("07.3"),
+    _function(dc.DELTA_M),
 ]}
 
 

@@ -132,6 +132,27 @@ def _new_hand_recipe(tp, recipe: str = "prune:0.8,kmeans:32", epochs: int = 1) -
                                "trials the front is rough")
 
 
+def _pipeline_vs_independent(panel, margin: float = 2.0) -> tuple[str, str]:
+    """From a DetectionPanel's ``rows``: the latest lambda at which both pipeline and independent ran (box not
+    detached); within ``margin`` detection points is "about the same"."""
+    by_lam: dict[float, dict[str, dict]] = {}
+    for r in panel.rows:
+        if not r.get("detach"):
+            by_lam.setdefault(float(r["lambda"]), {})[r["coupling"]] = r
+    both = [lam for lam, runs in by_lam.items() if {"pipeline", "independent"} <= set(runs)]
+    if not both:
+        raise KeyError("train both pipeline and independent at the same lambda (coupling 'all' does)")
+    lam = both[-1]
+    pipe, ind = by_lam[lam]["pipeline"], by_lam[lam]["independent"]
+    d = 100 * (pipe["detection"] - ind["detection"])
+    answer = "about the same" if abs(d) < margin else "pipeline" if d > 0 else "independent"
+    return answer, (f"at lambda {lam:g}: pipeline {100 * pipe['detection']:.1f} %, independent "
+                    f"{100 * ind['detection']:.1f} % (class accuracy {100 * pipe['class_acc']:.1f} vs "
+                    f"{100 * ind['class_acc']:.1f} %). Both find the box; the independent classifier reads the whole "
+                    "canvas with two digits on it and must guess which one is meant, the pipeline's classifier reads "
+                    "the proposal's crop - mostly the right digit")
+
+
 QUESTIONS: dict[str, Question] = {q.exercise: q for q in [
     Question("00.3", "predict: do W's rows still sum to 1?",
              "W's rows start summing to 1 (0.9 kept + 0.1 spread). After training, do they still sum to 1 (within "
@@ -154,6 +175,10 @@ QUESTIONS: dict[str, Question] = {q.exercise: q for q in [
     Question("06.3", "predict: is a mild hand recipe dominated?",
              "Is the hand recipe 'prune:0.8,kmeans:32' dominated by the tuner's front?",
              ("dominated", "not dominated"), _new_hand_recipe),
+    Question("07.3", "predict: does the pipeline beat independent modules?",
+             "On the detection score (class right and IoU >= 0.5), does the pipeline beat independent modules, "
+             "lose to them, or do they end about the same (within 2 points)?",
+             ("pipeline", "independent", "about the same"), _pipeline_vs_independent),
 ]}
 
 

@@ -58,6 +58,7 @@ class ArenaPanel(TrainingPanel):
                                              description="epochs", style=style, layout=field_layout())
         self.seeds = widgets.BoundedIntText(value=seeds or (1 if fast else 3), min=1, max=10, description="seeds",
                                             style=style, layout=field_layout())
+        self.epochs.add_class("lab-epochs")
         self.about = widgets.HTML("")
         self.view = FigureView(placeholder="Pick two methods and press Train.")
         self.summaries: dict[str, dict] = {}
@@ -67,6 +68,7 @@ class ArenaPanel(TrainingPanel):
             settings_row(titled_column("methods", self.method_a, self.method_b),
                          titled_column("experiment", self.task_set, self.strategy, self.epochs, self.seeds)),
             self.about, self.controls, self.message, self.view.box])
+        self.ui.add_class("lab-arena")               # CSS classes: for the browser test
 
     def _describe(self) -> None:
         arena = ARENA_SETS[self.task_set.value]

@@ -54,6 +54,8 @@ class DetectionPanel(TrainingPanel):
         self.epochs = widgets.IntSlider(value=FAST_EPOCHS if fast else DEFAULT_TRAIN.epochs, min=1, max=40,
                                         description="epochs", continuous_update=False, layout=field_layout())
         self.seed = widgets.IntText(value=0, description="seed", layout=field_layout("200px"))
+        self.coupling.add_class("lab-coupling")
+        self.lam.add_class("lab-lambda")
         first = detection_curves({})     # LabFigureWidget: one shared plotly.js per kernel, not 5 MB per figure
         self.curves = LabFigureWidget(data=first.data, layout=first.layout)
         self.view = LabFigureWidget()
@@ -68,6 +70,8 @@ class DetectionPanel(TrainingPanel):
                                               self.seed))
         self.ui = widgets.VBox([widgets.HTML(f"<b>{escape(self.title)}</b>"), settings, self.controls, self.message,
                                 self.curves, self.view, self.table, self.verdict])
+        self.table.add_class("lab-results")
+        self.ui.add_class("lab-detection")          # CSS classes: for the browser test
 
     # --- settings -> job ------------------------------------------------------------------------------
     def prepare(self):
