@@ -12,12 +12,12 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from test_browser import browser_page, free_port, heatmap_z, require_chromium, status, wait_until
+from test_browser import (browser_page, free_port, heatmap_z, require_chromium, status, wait_for_server,
+                          wait_until)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -54,17 +54,7 @@ def voila(tmp_path_factory):
     proc = subprocess.Popen(make_app_command(port, token), stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/?token={token}", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"voila did not start:\n{(tmp / 'voila.log').read_text()[-3000:]}")
-            time.sleep(0.5)
+        wait_for_server(f"{base}/?token={token}", proc, tmp / "voila.log", "voila", 60)
         yield Voila(base, token, tmp / "runs")
     finally:
         proc.terminate()

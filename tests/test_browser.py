@@ -74,6 +74,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for_server(url: str, proc: subprocess.Popen, log: Path, name: str, timeout: float) -> None:
+    """Returns once ``url`` answers 200; raises with the tail of ``log`` if ``proc`` exits or ``timeout`` (s) passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{name} did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.5)
+
+
 def panels_notebook(runs: Path) -> nbformat.NotebookNode:
     """Every panel, the playground after a short run (its status line names a long path), the inspector on it."""
     cells = [f"import os\nos.environ['LAB_RUNS'] = {str(runs)!r}\n"
@@ -129,17 +144,7 @@ def lab_server(tmp_path_factory):
         stdout=log, stderr=subprocess.STDOUT, env=env, cwd=nb_dir)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"JupyterLab did not start:\n{(tmp_path / 'jupyter.log').read_text()[-3000:]}")
-            time.sleep(0.5)
+        wait_for_server(f"{base}/api/status?token={token}", proc, tmp_path / "jupyter.log", "JupyterLab", 90)
         yield Lab(base, token, nb_dir, tmp_path / "runs")
     finally:
         proc.send_signal(signal.SIGINT)            # lets the server shut its kernels down
